@@ -1,0 +1,50 @@
+# Cascade: two commands get you going: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install system-deps run test lint bench clean
+
+# WeasyPrint needs Pango (and HarfBuzz's subsetter, else it warns at import); a fresh Debian machine may not have it, so install it (root) when missing.
+system-deps:
+	@if ! ldconfig -p | grep -q libpango-1.0.so.0 || ! ldconfig -p | grep -q libpangoft2-1.0.so.0 \
+		|| ! ldconfig -p | grep -q libharfbuzz-subset.so.0; then \
+		echo "Installing Pango and fonts for PDF rendering (Debian packages)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+run: install
+	$(BIN)/cascade db upgrade
+	$(BIN)/cascade demo
+	$(BIN)/cascade run --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	DATABASE_URL=sqlite:///$(CURDIR)/instance/alembic-check.db $(BIN)/cascade db upgrade
+	DATABASE_URL=sqlite:///$(CURDIR)/instance/alembic-check.db $(BIN)/alembic check
+	rm -f instance/alembic-check.db
+
+test: install lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m bench.submit_bench
+
+clean:
+	rm -rf $(VENV) instance/*.db instance/documents

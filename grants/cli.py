@@ -1,0 +1,147 @@
+"""The `cascade` command: Flask's CLI with the project's own commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from grants.config import ROOT
+from grants.models import AuditEvent
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    cfg = AlembicConfig(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from grants.app import runtime
+
+    return runtime()
+
+
+@click.group("db", help="Database schema.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply every migration (creates the database if needed).")
+@with_appcontext
+def db_upgrade() -> None:
+    rt = _runtime()
+    if rt.config.database_url.startswith("sqlite:///"):
+        Path(rt.config.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    command.upgrade(alembic_config(rt.config.database_url), "head")
+    click.echo("database is at the latest revision")
+
+
+@click.command("demo", help="Load the LEVIATAD demo (running it twice changes nothing).")
+@with_appcontext
+def demo() -> None:
+    from grants.demo import load_demo
+    from grants.services.documents import drain
+
+    rt = _runtime()
+    created = load_demo(rt.sessions)
+    result = drain(rt.sessions, rt.storage)
+    click.echo(
+        f"demo {'loaded' if created else 'already present'}; "
+        f"{result.rendered} documents rendered, {result.failed} failed"
+    )
+    from grants.demo import DEMO_PASSWORD, DEMO_USERS
+
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for email, name, role, _country in DEMO_USERS:
+        click.echo(f"  {role:<10} {email:<34} {name}")
+
+
+@click.command("worker", help="Render pending documents until stopped.")
+@click.option("--once", is_flag=True, help="Drain what is pending, then exit.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+@with_appcontext
+def worker(once: bool, interval: float) -> None:
+    from grants.services.documents import drain
+
+    rt = _runtime()
+    while True:
+        result = drain(rt.sessions, rt.storage)
+        if result.rendered or result.failed:
+            click.echo(f"rendered {result.rendered}, failed {result.failed}")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@click.group("audit", help="The audit trail.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("verify", help="Recompute the hash chain; name the first bad event.")
+@with_appcontext
+def audit_verify() -> None:
+    from grants.services.audit import verify_chain
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        report = verify_chain(session)
+    if report.ok:
+        click.echo(f"OK {report.checked} events")
+        return
+    click.echo(f"BROKEN at event {report.first_bad_id}: {report.problem}", err=True)
+    sys.exit(1)
+
+
+@audit_group.command("export", help="Write the whole trail as CSV or JSON lines.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option("--output", type=click.File("w"), default="-")
+@with_appcontext
+def audit_export(fmt: str, output: click.utils.LazyFile) -> None:
+    from grants.services.audit import export_rows
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        rows = export_rows(session)
+        if fmt == "jsonl":
+            for row in rows:
+                output.write(json.dumps(row, ensure_ascii=False) + "\n")
+            return
+        writer = csv.DictWriter(output, fieldnames=[c.name for c in AuditEvent.__table__.columns])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()}
+            )
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(demo)
+    app.cli.add_command(worker)
+    app.cli.add_command(audit_group)
+
+
+def _create_app() -> Flask:
+    from grants.app import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, help="Cascade: cascade-funding voucher programmes.")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,198 @@
+"""Calls for proposals: creation and their own lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forms.schema import parse_form
+from grants.db import utcnow
+from grants.models import Call
+from grants.services import audit
+from grants.services.actor import Actor
+from grants.services.applications import ValidationFailed, require_role
+from grants.services.awards import pending_count
+from grants.services.workflow import StepResult, fire_other, flush_or_refuse, load_call
+from workflows import scoring
+from workflows.call import CALL_V1, CallState
+from workflows.registry import DEFAULT_APPLICATION_WORKFLOW
+from workflows.roles import Role
+
+MIN_OPEN_DAYS = 30  # DOMAIN.md: a call stays open at least one month
+
+
+@dataclass
+class CallSpec:
+    reference: str
+    title: str
+    description: str
+    budget: Decimal
+    max_per_voucher: Decimal
+    opens_at: datetime
+    deadline: datetime
+    timezone: str = "Europe/Brussels"
+    funding_rate: Decimal = Decimal("100")
+    prefinancing_percent: Decimal = Decimal("50")
+    cumulative_cap: Decimal = Decimal("60000")
+    evaluators_per_application: int = 2
+    batch_ranking: bool = False
+    threshold_total: Decimal = Decimal("10")
+    eligible_countries: Sequence[str] = ("IT", "FR", "NL", "BE", "HR")
+    criteria: list[dict[str, Any]] = field(default_factory=lambda: list(scoring.DEFAULT_CRITERIA))
+    form: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _spec_errors(spec: CallSpec) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not spec.reference.strip():
+        errors["reference"] = "a call needs a reference"
+    if not spec.title.strip():
+        errors["title"] = "a call needs a title"
+    if spec.budget <= 0:
+        errors["budget"] = "the budget must be more than zero"
+    if not 0 < spec.max_per_voucher <= spec.budget:
+        errors["max_per_voucher"] = "the voucher maximum must be positive and within the budget"
+    if spec.deadline <= spec.opens_at:
+        errors["deadline"] = "the deadline must come after the opening"
+    try:
+        ZoneInfo(spec.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = f"unknown timezone {spec.timezone!r}"
+    try:
+        scoring.criteria_from_config(spec.criteria)
+    except ValueError as exc:
+        errors["criteria"] = str(exc)
+    try:
+        parse_form(spec.form)
+    except ValueError as exc:
+        errors["form"] = str(exc)
+    return errors
+
+
+def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
+    require_role(actor, Role.OFFICER)
+    errors = _spec_errors(spec)
+    if session.scalar(select(Call.id).where(Call.reference == spec.reference)) is not None:
+        errors["reference"] = f"a call {spec.reference} already exists"
+    if errors:
+        raise ValidationFailed(errors)
+    workflow = DEFAULT_APPLICATION_WORKFLOW
+    call = Call(
+        reference=spec.reference.strip(),
+        title=spec.title.strip(),
+        description=spec.description.strip(),
+        status=CallState.DRAFT,
+        workflow_name=workflow.name,
+        workflow_version=workflow.version,
+        budget=spec.budget,
+        max_per_voucher=spec.max_per_voucher,
+        cumulative_cap=spec.cumulative_cap,
+        funding_rate=spec.funding_rate,
+        prefinancing_percent=spec.prefinancing_percent,
+        opens_at=spec.opens_at,
+        deadline=spec.deadline,
+        timezone=spec.timezone,
+        evaluators_per_application=spec.evaluators_per_application,
+        batch_ranking=spec.batch_ranking,
+        criteria=list(spec.criteria),
+        threshold_total=spec.threshold_total,
+        eligible_countries=list(spec.eligible_countries),
+        form=list(spec.form),
+    )
+    session.add(call)
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "create_call",
+        entity_type="call",
+        entity_id=call.reference,
+        after={
+            "title": call.title,
+            "budget": call.budget,
+            "deadline": call.deadline.isoformat(),
+            "workflow": workflow.key,
+        },
+    )
+    return call
+
+
+def _publish_problems(call: Call, now: datetime) -> list[str]:
+    problems = []
+    if call.deadline - max(now, call.opens_at) < timedelta(days=MIN_OPEN_DAYS):
+        problems.append(f"the call must stay open at least {MIN_OPEN_DAYS} days")
+    if not call.form:
+        problems.append("the call has no application form")
+    return problems
+
+
+def _step(
+    session: Session, actor: Actor, call_id: int, trigger: str, facts: dict[str, Any]
+) -> StepResult:
+    call = load_call(session, call_id)
+    return fire_other(
+        session,
+        actor,
+        CALL_V1,
+        call,
+        trigger,
+        entity_type="call",
+        entity_id=call.reference,
+        facts=facts,
+    )
+
+
+def publish(
+    session: Session, actor: Actor, call_id: int, *, now: datetime | None = None
+) -> StepResult:
+    now = now or utcnow()
+    call = load_call(session, call_id)
+    problems = _publish_problems(call, now)
+    return _step(session, actor, call_id, "publish", {"call_problems": problems})
+
+
+def close_call(
+    session: Session, actor: Actor, call_id: int, *, now: datetime | None = None
+) -> StepResult:
+    call = load_call(session, call_id)
+    call_now = now or utcnow()
+    return fire_other(
+        session,
+        actor,
+        CALL_V1,
+        call,
+        "close_call",
+        entity_type="call",
+        entity_id=call.reference,
+        facts={"deadline": call.deadline},
+        now=call_now,
+    )
+
+
+def start_evaluation(session: Session, actor: Actor, call_id: int) -> StepResult:
+    return _step(session, actor, call_id, "start_evaluation", {})
+
+
+def publish_results(session: Session, actor: Actor, call_id: int) -> StepResult:
+    return _step(
+        session,
+        actor,
+        call_id,
+        "publish_results",
+        {"pending_applications": pending_count(session, call_id)},
+    )
+
+
+def archive(session: Session, actor: Actor, call_id: int) -> StepResult:
+    return _step(session, actor, call_id, "archive", {})
+
+
+def list_calls(session: Session) -> list[Call]:
+    return list(session.scalars(select(Call).order_by(Call.deadline.desc(), Call.reference)))

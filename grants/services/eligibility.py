@@ -1,0 +1,98 @@
+"""Eligibility decisions and redress."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from grants.db import utcnow
+from grants.models import Application
+from grants.services.actor import Actor
+from grants.services.applications import ValidationFailed, require_role
+from grants.services.workflow import StepResult, apply, load_application
+from workflows.eligibility import MANUAL_CHECKS, automatic_checks
+from workflows.roles import Role
+
+
+def proposed_checks(application: Application) -> list[dict[str, Any]]:
+    """What the data already shows, for the officer to confirm with the manual checks."""
+    call = application.call
+    organisation = application.organisation
+    return [
+        check.as_dict()
+        for check in automatic_checks(
+            country=organisation.country,
+            eligible_countries=call.eligible_countries,
+            is_consortium_partner=organisation.is_consortium_partner,
+            declaration_signed=application.declaration_signed,
+            requested_amount=application.requested_amount,
+            max_per_voucher=call.max_per_voucher,
+            registered_on=organisation.registered_on,
+            deadline=call.deadline.date(),
+        )
+    ]
+
+
+def record_eligibility(
+    session: Session,
+    actor: Actor,
+    application_id: int,
+    *,
+    manual: Mapping[str, tuple[bool, str]],
+    reasons: str = "",
+) -> StepResult:
+    """Record every check with its evidence; the workflow routes to eligible or ineligible."""
+    require_role(actor, Role.OFFICER)
+    application = load_application(session, application_id)
+    errors = {
+        key: "give the evidence for this check"
+        for key, _name in MANUAL_CHECKS
+        if key not in manual or not manual[key][1].strip()
+    }
+    if errors:
+        raise ValidationFailed(errors)
+    checks = proposed_checks(application) + [
+        {"key": key, "name": name, "passed": manual[key][0], "evidence": manual[key][1].strip()}
+        for key, name in MANUAL_CHECKS
+    ]
+    failed = [c["name"] for c in checks if not c["passed"]]
+    if failed and not reasons.strip():
+        reasons = "Not met: " + "; ".join(failed)
+    decision = {
+        "checks": checks,
+        "reasons": reasons.strip(),
+        "decided_by": actor.name,
+        "decided_at": utcnow().isoformat(),
+    }
+    return apply(
+        session,
+        actor,
+        application,
+        "check_eligibility",
+        facts={"eligibility_checks": checks},
+        changes={"eligibility": decision},
+        details={
+            "outcome": "ineligible" if failed else "eligible",
+            "checks": checks,
+            "reasons": decision["reasons"],
+        },
+    )
+
+
+def uphold_redress(
+    session: Session, actor: Actor, application_id: int, *, request: str, decision: str
+) -> StepResult:
+    """A redress request found justified sends the application back to eligibility."""
+    require_role(actor, Role.OFFICER)
+    application = load_application(session, application_id)
+    return apply(
+        session,
+        actor,
+        application,
+        "redress",
+        facts={"reason": decision},
+        audit_extra={"request": request, "decision": decision},
+        details={"request": request, "decision": decision},
+    )

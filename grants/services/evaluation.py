@@ -1,0 +1,248 @@
+"""Independent evaluation: assignment, conflict-of-interest declarations, scores, consensus."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grants.db import utcnow
+from grants.models import Application, Evaluation, EvaluationStatus, User
+from grants.services import audit
+from grants.services.actor import Actor
+from grants.services.applications import ValidationFailed, require_role
+from grants.services.workflow import (
+    NotFound,
+    StepResult,
+    apply,
+    flush_or_refuse,
+    load_application,
+)
+from workflows import scoring
+from workflows.errors import TransitionRefused
+from workflows.roles import Role
+from workflows.voucher import AppState
+
+
+def criteria_of(application: Application) -> list[scoring.Criterion]:
+    return scoring.criteria_from_config(application.call.criteria)
+
+
+def _active(application: Application) -> list[Evaluation]:
+    return [e for e in application.evaluations if e.status != EvaluationStatus.CONFLICT]
+
+
+def _add_evaluator(
+    session: Session, actor: Actor, application: Application, evaluator_id: int
+) -> Evaluation:
+    evaluator = session.get(User, evaluator_id)
+    if evaluator is None or evaluator.role != Role.EVALUATOR or not evaluator.active:
+        raise ValidationFailed({"evaluators": f"user {evaluator_id} is not an active evaluator"})
+    if any(e.evaluator_id == evaluator_id for e in application.evaluations):
+        raise ValidationFailed({"evaluators": f"{evaluator.full_name} is already assigned"})
+    evaluation = Evaluation(application=application, evaluator_id=evaluator_id)
+    session.add(evaluation)
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "assign_evaluator",
+        entity_type="evaluation",
+        entity_id=evaluation.id,
+        after={"evaluator_id": evaluator_id, "evaluator": evaluator.full_name},
+        application_id=application.id,
+    )
+    return evaluation
+
+
+def assign_evaluators(
+    session: Session, actor: Actor, application_id: int, evaluator_ids: Sequence[int]
+) -> StepResult:
+    require_role(actor, Role.OFFICER)
+    application = load_application(session, application_id)
+    if application.status != AppState.ELIGIBLE:
+        raise TransitionRefused("evaluators are assigned once an application is eligible")
+    for evaluator_id in dict.fromkeys(evaluator_ids):
+        _add_evaluator(session, actor, application, evaluator_id)
+    session.refresh(application, ["evaluations"])
+    required = application.call.evaluators_per_application
+    return apply(
+        session,
+        actor,
+        application,
+        "assign_evaluators",
+        facts={"evaluators_assigned": len(_active(application)), "evaluators_required": required},
+        audit_extra={"evaluator_ids": list(dict.fromkeys(evaluator_ids))},
+        details={"evaluator_count": len(_active(application)), "deadline": ""},
+    )
+
+
+def replace_conflicted(
+    session: Session, actor: Actor, application_id: int, evaluator_id: int
+) -> Evaluation:
+    """An expert who declared a conflict stepped aside: bring in another one."""
+    require_role(actor, Role.OFFICER)
+    application = load_application(session, application_id)
+    if application.status != AppState.IN_EVALUATION:
+        raise TransitionRefused("the application is not in evaluation")
+    return _add_evaluator(session, actor, application, evaluator_id)
+
+
+def _own_evaluation(session: Session, actor: Actor, evaluation_id: int) -> Evaluation:
+    evaluation = session.scalars(
+        select(Evaluation).where(Evaluation.id == evaluation_id).with_for_update()
+    ).first()
+    if evaluation is None or evaluation.evaluator_id != actor.user_id:
+        raise NotFound(f"no evaluation {evaluation_id} assigned to you")
+    if evaluation.application.status != AppState.IN_EVALUATION:
+        raise TransitionRefused("this application is not in evaluation any more")
+    return evaluation
+
+
+def declare_interest(
+    session: Session, actor: Actor, evaluation_id: int, *, conflict: bool, statement: str
+) -> Evaluation:
+    """Declared before the proposal opens; a conflicted expert steps aside."""
+    require_role(actor, Role.EVALUATOR)
+    evaluation = _own_evaluation(session, actor, evaluation_id)
+    if evaluation.status != EvaluationStatus.ASSIGNED:
+        raise TransitionRefused("the declaration for this proposal was already made")
+    if conflict and not statement.strip():
+        raise ValidationFailed({"statement": "describe the conflict of interest"})
+    evaluation.status = EvaluationStatus.CONFLICT if conflict else EvaluationStatus.ACCEPTED
+    evaluation.coi_declared_at = utcnow()
+    evaluation.coi_statement = statement.strip() or "I have no conflict of interest."
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "declare_conflict" if conflict else "declare_no_conflict",
+        entity_type="evaluation",
+        entity_id=evaluation.id,
+        before={"status": EvaluationStatus.ASSIGNED},
+        after={"status": evaluation.status, "statement": evaluation.coi_statement},
+        application_id=evaluation.application_id,
+    )
+    return evaluation
+
+
+def submit_scores(
+    session: Session,
+    actor: Actor,
+    evaluation_id: int,
+    *,
+    scores: Mapping[str, object],
+    comments: Mapping[str, str],
+) -> Evaluation:
+    require_role(actor, Role.EVALUATOR)
+    evaluation = _own_evaluation(session, actor, evaluation_id)
+    if evaluation.status != EvaluationStatus.ACCEPTED:
+        raise TransitionRefused(
+            "declare that you have no conflict of interest before scoring"
+            if evaluation.status == EvaluationStatus.ASSIGNED
+            else "you can no longer score this proposal"
+        )
+    criteria = criteria_of(evaluation.application)
+    try:
+        parsed = scoring.parse_scores(criteria, scores)
+    except scoring.ScoreError as exc:
+        raise ValidationFailed(exc.errors) from None
+    missing_comments = {
+        c.key: f"{c.name} needs a comment" for c in criteria if not comments.get(c.key, "").strip()
+    }
+    if missing_comments:
+        raise ValidationFailed(missing_comments)
+    evaluation.scores = {
+        c.key: {"score": str(parsed[c.key]), "comment": comments[c.key].strip()} for c in criteria
+    }
+    evaluation.total = scoring.total(parsed)
+    evaluation.status = EvaluationStatus.SUBMITTED
+    evaluation.submitted_at = utcnow()
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "submit_scores",
+        entity_type="evaluation",
+        entity_id=evaluation.id,
+        before={"status": EvaluationStatus.ACCEPTED},
+        after={"status": evaluation.status, "scores": evaluation.scores, "total": evaluation.total},
+        application_id=evaluation.application_id,
+    )
+    return evaluation
+
+
+def expert_scores(application: Application) -> list[dict[str, Decimal]]:
+    return [
+        {key: Decimal(v["score"]) for key, v in (e.scores or {}).items()}
+        for e in application.evaluations
+        if e.status == EvaluationStatus.SUBMITTED
+    ]
+
+
+def consensus_proposal(application: Application) -> dict[str, Decimal]:
+    return scoring.mean_scores(criteria_of(application), expert_scores(application))
+
+
+def close_evaluation(
+    session: Session,
+    actor: Actor,
+    application_id: int,
+    *,
+    scores: Mapping[str, object],
+    comments: Mapping[str, str],
+) -> StepResult:
+    """The moderator records the consensus; the ESR is produced from it."""
+    require_role(actor, Role.OFFICER)
+    application = load_application(session, application_id)
+    criteria = criteria_of(application)
+    try:
+        parsed = scoring.parse_scores(criteria, scores)
+    except scoring.ScoreError as exc:
+        raise ValidationFailed(exc.errors) from None
+    submitted = expert_scores(application)
+    passed, reasons = scoring.passes_thresholds(criteria, parsed, application.call.threshold_total)
+    consensus: dict[str, Any] = {
+        "criteria": {
+            c.key: {"score": str(parsed[c.key]), "comment": comments.get(c.key, "").strip()}
+            for c in criteria
+        },
+        "total": str(scoring.total(parsed)),
+        "ranking_total": str(scoring.weighted_total(criteria, parsed)),
+        "passed": passed,
+        "reasons": reasons,
+        "divergences": scoring.divergences(criteria, submitted),
+        "moderator": actor.name,
+    }
+    return apply(
+        session,
+        actor,
+        application,
+        "close_evaluation",
+        facts={
+            "evaluations_submitted": len(submitted),
+            "evaluators_required": application.call.evaluators_per_application,
+            "consensus_recorded": True,
+        },
+        changes={"consensus": consensus, "total_score": scoring.total(parsed)},
+        details={
+            "criteria": [
+                {
+                    "name": c.name,
+                    "score": str(parsed[c.key]),
+                    "max": str(c.max),
+                    "threshold": str(c.threshold),
+                    "comment": consensus["criteria"][c.key]["comment"],
+                }
+                for c in criteria
+            ],
+            "total": consensus["total"],
+            "max_total": str(sum((c.max for c in criteria), Decimal(0))),
+            "threshold_total": str(application.call.threshold_total),
+            "passed": passed,
+            "divergence_flags": consensus["divergences"],
+        },
+    )

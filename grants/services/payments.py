@@ -1,0 +1,358 @@
+"""Payment instalments, always four-eyes, released at most once; closure and termination.
+
+The pre-financing instalment runs on its own while the voucher is contracted; the balance
+instalment moves together with the application's prepare/authorise/mark-paid steps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from grants import programme
+from grants.db import utcnow
+from grants.formatting import format_eur, local_time
+from grants.models import Application, Instalment, Payment, User
+from grants.services import audit, documents
+from grants.services.actor import Actor
+from grants.services.applications import ValidationFailed, require_role
+from grants.services.awards import mask_iban
+from grants.services.reporting import latest_report
+from grants.services.workflow import (
+    StepResult,
+    apply,
+    check,
+    fire_other,
+    flush_or_refuse,
+    load_application,
+    load_payment,
+)
+from workflows import money
+from workflows.errors import TransitionRefused
+from workflows.payment import PAYMENT_V1, PaymentState
+from workflows.roles import Role
+from workflows.voucher import AppState
+
+OPEN_STATES = (PaymentState.PREPARED, PaymentState.AUTHORISED)
+
+
+def paid_so_far(application: Application) -> Decimal:
+    return sum(
+        (p.amount for p in application.payments if p.status == PaymentState.PAID), Decimal(0)
+    )
+
+
+def instalment(application: Application, kind: Instalment) -> Payment | None:
+    return next((p for p in application.payments if p.instalment == kind), None)
+
+
+def _user_name(session: Session, user_id: int | None) -> str:
+    user = session.get(User, user_id) if user_id else None
+    return user.full_name if user else ""
+
+
+def _order_details(session: Session, payment: Payment) -> dict[str, object]:
+    return {
+        "instalment": "pre-financing"
+        if payment.instalment == Instalment.PREFINANCING
+        else "balance",
+        "amount": format_eur(payment.amount),
+        "payee": payment.payee_name,
+        "iban_masked": mask_iban(payment.iban),
+        "prepared_by": _user_name(session, payment.prepared_by_id),
+        "authorised_by": _user_name(session, payment.authorised_by_id),
+        "status": payment.status,
+    }
+
+
+def _remittance_details(payment: Payment, timezone: str) -> dict[str, object]:
+    return {
+        "instalment": "pre-financing"
+        if payment.instalment == Instalment.PREFINANCING
+        else "balance",
+        "amount": format_eur(payment.amount),
+        "paid_at": local_time(payment.paid_at, timezone),
+        "payee": payment.payee_name,
+        "iban_masked": mask_iban(payment.iban),
+        "payment_reference": payment.payment_reference or "",
+    }
+
+
+def _new_payment(
+    session: Session, actor: Actor, application: Application, kind: Instalment, amount: Decimal
+) -> Payment:
+    if not application.iban or not application.account_holder:
+        raise TransitionRefused("the voucher has no verified bank account")
+    payment = Payment(
+        application=application,
+        instalment=kind,
+        status=PaymentState.PREPARED,
+        amount=amount,
+        payee_name=application.account_holder,
+        iban=application.iban,
+        prepared_by_id=actor.user_id,
+        prepared_at=utcnow(),
+    )
+    session.add(payment)
+    flush_or_refuse(session)
+    return payment
+
+
+def prepare_prefinancing(session: Session, actor: Actor, application_id: int) -> Payment:
+    """First finance officer: the pre-financing order, after signature (DOMAIN.md: 50%)."""
+    require_role(actor, Role.FINANCE)
+    application = load_application(session, application_id)
+    if application.status != AppState.CONTRACTED:
+        raise TransitionRefused("pre-financing is paid while the voucher is contracted")
+    if instalment(application, Instalment.PREFINANCING) is not None:
+        raise TransitionRefused("the pre-financing instalment already exists")
+    amount = money.prefinancing_amount(
+        application.awarded_amount or Decimal(0), application.call.prefinancing_percent
+    )
+    if amount <= 0:
+        raise TransitionRefused("this call has no pre-financing")
+    payment = _new_payment(session, actor, application, Instalment.PREFINANCING, amount)
+    event = audit.record(
+        session,
+        actor,
+        "prepare_prefinancing",
+        entity_type="payment",
+        entity_id=payment.id,
+        after={"status": payment.status, "amount": amount, "instalment": payment.instalment},
+        application_id=application.id,
+    )
+    documents.enqueue(
+        session,
+        application=application,
+        event=event,
+        kind="payment_order",
+        details=_order_details(session, payment),
+    )
+    return payment
+
+
+def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> StepResult:
+    """Second finance officer: never the one who prepared it (also a database constraint)."""
+    payment = load_payment(session, payment_id)
+    if payment.instalment != Instalment.PREFINANCING:
+        raise TransitionRefused("the balance is authorised from the application's page")
+    application = load_application(session, payment.application_id)
+    result = fire_other(
+        session,
+        actor,
+        PAYMENT_V1,
+        payment,
+        "authorise",
+        entity_type="payment",
+        entity_id=str(payment.id),
+        facts={"prepared_by_id": payment.prepared_by_id},
+        application=application,
+    )
+    payment.authorised_by_id = actor.user_id
+    payment.authorised_at = utcnow()
+    flush_or_refuse(session)
+    result.set_document_details(_order_details(session, payment))
+    return result
+
+
+def mark_instalment_paid(
+    session: Session, actor: Actor, payment_id: int, *, payment_reference: str
+) -> StepResult:
+    payment = load_payment(session, payment_id)
+    if payment.instalment != Instalment.PREFINANCING:
+        raise TransitionRefused("the balance is marked paid from the application's page")
+    if not payment_reference.strip():
+        raise ValidationFailed({"payment_reference": "give the bank's payment reference"})
+    application = load_application(session, payment.application_id)
+    result = fire_other(
+        session,
+        actor,
+        PAYMENT_V1,
+        payment,
+        "mark_paid",
+        entity_type="payment",
+        entity_id=str(payment.id),
+        audit_extra={"payment_reference": payment_reference.strip()},
+        application=application,
+    )
+    payment.paid_by_id = actor.user_id
+    payment.paid_at = utcnow()
+    payment.payment_reference = payment_reference.strip()
+    flush_or_refuse(session)
+    result.set_document_details(_remittance_details(payment, application.call.timezone))
+    return result
+
+
+def balance_amount(application: Application) -> Decimal:
+    report = latest_report(application)
+    if report is None or report.approved_costs is None:
+        raise TransitionRefused("the final report is not approved")
+    return money.balance_due(
+        approved_costs=report.approved_costs,
+        funding_rate_percent=application.call.funding_rate,
+        award=application.awarded_amount or Decimal(0),
+        paid_so_far=paid_so_far(application),
+    )
+
+
+def prepare_payment(session: Session, actor: Actor, application_id: int) -> StepResult:
+    """First finance officer: the balance order, from the approved costs."""
+    require_role(actor, Role.FINANCE)
+    application = load_application(session, application_id)
+    open_instalments = [p.id for p in application.payments if p.status in OPEN_STATES]
+    amount = balance_amount(application) if application.status == AppState.REPORT_APPROVED else None
+    if amount is not None and amount < 0:
+        raise TransitionRefused(
+            f"the approved costs justify less than was paid: {format_eur(-amount)} must be "
+            "recovered; terminate the agreement with recovery instead"
+        )
+    facts = {"open_instalments": open_instalments}
+    # Ask first, so a refused step creates no payment row.
+    check(application, "prepare_payment", actor, facts)
+    assert amount is not None
+    payment = _new_payment(session, actor, application, Instalment.BALANCE, amount)
+    return apply(
+        session,
+        actor,
+        application,
+        "prepare_payment",
+        facts=facts,
+        audit_extra={"payment_id": payment.id, "amount": amount},
+        details=_order_details(session, payment),
+    )
+
+
+def _balance(application: Application) -> Payment:
+    payment = instalment(application, Instalment.BALANCE)
+    if payment is None:
+        raise TransitionRefused("no balance payment has been prepared")
+    return payment
+
+
+def authorise_payment(session: Session, actor: Actor, application_id: int) -> StepResult:
+    application = load_application(session, application_id)
+    payment = _balance(application)
+    facts = {"prepared_by_id": payment.prepared_by_id}
+    result = apply(session, actor, application, "authorise_payment", facts=facts, details={})
+    fire_other(
+        session,
+        actor,
+        PAYMENT_V1,
+        payment,
+        "authorise",
+        entity_type="payment",
+        entity_id=str(payment.id),
+        facts=facts,
+        application=application,
+        with_document=False,
+    )
+    payment.authorised_by_id = actor.user_id
+    payment.authorised_at = utcnow()
+    flush_or_refuse(session)
+    result.set_document_details(_order_details(session, payment))
+    return result
+
+
+def mark_paid(
+    session: Session, actor: Actor, application_id: int, *, payment_reference: str
+) -> StepResult:
+    if not payment_reference.strip():
+        raise ValidationFailed({"payment_reference": "give the bank's payment reference"})
+    application = load_application(session, application_id)
+    payment = _balance(application)
+    result = apply(
+        session,
+        actor,
+        application,
+        "mark_paid",
+        audit_extra={"payment_id": payment.id, "payment_reference": payment_reference},
+        details={},
+    )
+    fire_other(
+        session,
+        actor,
+        PAYMENT_V1,
+        payment,
+        "mark_paid",
+        entity_type="payment",
+        entity_id=str(payment.id),
+        audit_extra={"payment_reference": payment_reference},
+        application=application,
+        with_document=False,
+    )
+    payment.paid_by_id = actor.user_id
+    payment.paid_at = utcnow()
+    payment.payment_reference = payment_reference.strip()
+    flush_or_refuse(session)
+    result.set_document_details(_remittance_details(payment, application.call.timezone))
+    return result
+
+
+def retention_until(final_payment: datetime, award: Decimal) -> str:
+    years = (
+        programme.RETENTION_YEARS_SMALL if award <= Decimal(60000) else programme.RETENTION_YEARS
+    )
+    day = final_payment.date()
+    try:
+        return day.replace(year=day.year + years).isoformat()
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28).isoformat()
+
+
+def close(session: Session, actor: Actor, application_id: int) -> StepResult:
+    application = load_application(session, application_id)
+    last_paid = max((p.paid_at for p in application.payments if p.paid_at), default=utcnow())
+    return apply(
+        session,
+        actor,
+        application,
+        "close",
+        details={
+            "total_paid": format_eur(paid_so_far(application)),
+            "closed_at": local_time(utcnow(), application.call.timezone),
+            "retention_until": retention_until(last_paid, application.awarded_amount or Decimal(0)),
+        },
+    )
+
+
+def terminate(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:
+    """End the agreement; anything paid beyond the approved costs is to be recovered."""
+    application = load_application(session, application_id)
+    report = latest_report(application)
+    approved = report.approved_costs if report else None
+    paid = paid_so_far(application)
+    recovery = money.recovery_due(
+        approved_costs=approved,
+        funding_rate_percent=application.call.funding_rate,
+        award=application.awarded_amount or Decimal(0),
+        paid_so_far=paid,
+    )
+    for payment in application.payments:
+        if payment.status in OPEN_STATES:
+            fire_other(
+                session,
+                actor,
+                PAYMENT_V1,
+                payment,
+                "withhold",
+                entity_type="payment",
+                entity_id=str(payment.id),
+                facts={"reason": reason},
+                application=application,
+            )
+    return apply(
+        session,
+        actor,
+        application,
+        "terminate",
+        facts={"reason": reason},
+        audit_extra={"reason": reason, "recovery_amount": recovery},
+        details={
+            "reason": reason,
+            "total_paid": format_eur(paid),
+            "approved_costs": format_eur(approved) if approved is not None else "none",
+            "recovery_amount": format_eur(recovery),
+        },
+    )

@@ -1,0 +1,158 @@
+"""Final reports: submission by the SME, review by the programme officer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from grants.db import utcnow
+from grants.formatting import format_eur, local_time
+from grants.models import Application, Report
+from grants.services.actor import Actor
+from grants.services.applications import ValidationFailed, require_own, require_role
+from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application
+from workflows.errors import TransitionRefused
+from workflows.money import subcontracting_share_ok
+from workflows.roles import Role
+from workflows.voucher import AppState
+
+
+def parse_money(raw: object, field: str) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip().replace(",", "."))
+    except ArithmeticError:
+        raise ValidationFailed({field: "enter an amount such as 7500.00"}) from None
+    if not value.is_finite() or value < 0:
+        raise ValidationFailed({field: "the amount cannot be negative"})
+    return value.quantize(Decimal("0.01"))
+
+
+def latest_report(application: Application) -> Report | None:
+    return application.reports[-1] if application.reports else None
+
+
+def submit_report(
+    session: Session,
+    actor: Actor,
+    application_id: int,
+    *,
+    summary: str,
+    claimed_costs: object,
+    subcontracted_costs: object = "0",
+) -> StepResult:
+    application = load_application(session, application_id)
+    require_own(actor, application)
+    if application.status != AppState.CONTRACTED:
+        raise TransitionRefused("a final report is submitted once the agreement is signed")
+    claimed = parse_money(claimed_costs, "claimed_costs")
+    subcontracted = parse_money(subcontracted_costs or "0", "subcontracted_costs")
+    award = application.awarded_amount or Decimal(0)
+    if not subcontracting_share_ok(subcontracted, award):
+        raise ValidationFailed(
+            {"subcontracted_costs": "subcontracting may not exceed 25% of the voucher budget"}
+        )
+    missing = [] if summary.strip() else ["summary of activities and results"]
+    if claimed == 0:
+        missing.append("costs incurred")
+    now = utcnow()
+    report = Report(
+        application=application,
+        summary=summary.strip(),
+        claimed_costs=claimed,
+        subcontracted_costs=subcontracted,
+        submitted_at=now,
+        submitted_by_id=actor.user_id,
+    )
+    if not missing:
+        session.add(report)
+        flush_or_refuse(session)
+    return apply(
+        session,
+        actor,
+        application,
+        "submit_report",
+        facts={"report_missing": missing},
+        audit_extra={
+            "report_id": report.id,
+            "claimed_costs": claimed,
+            "subcontracted_costs": subcontracted,
+        },
+        details={
+            "claimed_costs": format_eur(claimed),
+            "summary": report.summary,
+            "submitted_at": local_time(now, application.call.timezone),
+        },
+    )
+
+
+def _report_under_review(application: Application) -> Report:
+    report = latest_report(application)
+    if report is None or report.outcome is not None:
+        raise TransitionRefused("there is no report waiting for review")
+    return report
+
+
+def approve_report(
+    session: Session, actor: Actor, application_id: int, *, approved_costs: object, comments: str
+) -> StepResult:
+    require_role(actor, Role.OFFICER)
+    application = load_application(session, application_id)
+    report = (
+        _report_under_review(application)
+        if application.status == AppState.REPORT_SUBMITTED
+        else None
+    )
+    approved = parse_money(approved_costs, "approved_costs")
+    result = apply(
+        session,
+        actor,
+        application,
+        "approve_report",
+        facts={
+            "approved_costs": approved,
+            "claimed_costs": report.claimed_costs if report else None,
+        },
+        audit_extra={"approved_costs": approved, "comments": comments.strip()},
+        details={
+            "outcome": "approved",
+            "approved_costs": format_eur(approved),
+            "comments": comments.strip(),
+        },
+    )
+    assert report is not None
+    report.outcome = "approved"
+    report.approved_costs = approved
+    report.review_comments = comments.strip()
+    report.reviewed_by_id = actor.user_id
+    report.reviewed_at = utcnow()
+    flush_or_refuse(session)
+    return result
+
+
+def return_report(
+    session: Session, actor: Actor, application_id: int, *, comments: str
+) -> StepResult:
+    require_role(actor, Role.OFFICER)
+    application = load_application(session, application_id)
+    report = (
+        _report_under_review(application)
+        if application.status == AppState.REPORT_SUBMITTED
+        else None
+    )
+    result = apply(
+        session,
+        actor,
+        application,
+        "return_report",
+        facts={"reason": comments},
+        audit_extra={"comments": comments.strip()},
+        details={"outcome": "returned", "approved_costs": "", "comments": comments.strip()},
+    )
+    assert report is not None
+    report.outcome = "returned"
+    report.review_comments = comments.strip()
+    report.reviewed_by_id = actor.user_id
+    report.reviewed_at = utcnow()
+    flush_or_refuse(session)
+    return result

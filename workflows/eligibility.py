@@ -1,0 +1,137 @@
+"""Eligibility checks of an application, each with the evidence shown to the officer.
+
+The automatic checks are computed from what the applicant declared; the manual ones need
+an officer's judgement and are recorded with the officer's evidence. The eligibility
+letter lists every check, passed or not, so the applicant can see why.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal
+
+from workflows.money import format_eur
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One eligibility check and the evidence it was decided on."""
+
+    key: str
+    name: str
+    passed: bool
+    evidence: str
+
+    def as_dict(self) -> dict[str, object]:
+        """The form stored in the application's JSON and read by the guards."""
+        return asdict(self)
+
+
+MANUAL_CHECKS: list[tuple[str, str]] = [
+    ("sme_status", "SME under Recommendation 2003/361/EC"),
+    ("no_double_funding", "No double funding of the same activity"),
+]
+
+
+def months_before(day: date, months: int) -> date:
+    """Same day ``months`` calendar months earlier, clamped to month end (31 Aug -> 28 Feb)."""
+    index = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _country_check(country: str, eligible_countries: Sequence[str]) -> CheckResult:
+    """Country codes are compared case- and space-insensitively (ISO 3166 alpha-2 expected)."""
+    code = country.strip().upper()
+    eligible = sorted({c.strip().upper() for c in eligible_countries})
+    listed = ", ".join(eligible) or "none"
+    if not code:
+        return CheckResult(
+            "country", "Established in an eligible country", False, "country not given"
+        )
+    passed = code in eligible
+    verb = "is" if passed else "is not"
+    return CheckResult(
+        "country",
+        "Established in an eligible country",
+        passed,
+        f"established in {code}, which {verb} eligible (eligible: {listed})",
+    )
+
+
+def _amount_check(requested: Decimal | None, maximum: Decimal) -> CheckResult:
+    """The request must be a positive amount no higher than the voucher maximum."""
+    name = "Requested amount within the voucher maximum"
+    if requested is None:
+        return CheckResult("amount", name, False, "requested amount not given")
+    if requested <= 0:
+        return CheckResult(
+            "amount", name, False, f"requested {format_eur(requested)} is not a positive amount"
+        )
+    passed = requested <= maximum
+    relation = "within" if passed else "above"
+    return CheckResult(
+        "amount",
+        name,
+        passed,
+        f"requested {format_eur(requested)} is {relation} the maximum {format_eur(maximum)}",
+    )
+
+
+def _registration_check(registered_on: date | None, deadline: date, months: int) -> CheckResult:
+    """Registered on or before the date N calendar months before the deadline."""
+    name = f"Registered at least {months} months before the deadline"
+    if registered_on is None:
+        return CheckResult("registration", name, False, "registration date not given")
+    latest = months_before(deadline, months)
+    passed = registered_on <= latest
+    relation = "on or before" if passed else "after"
+    return CheckResult(
+        "registration",
+        name,
+        passed,
+        f"registered on {registered_on.isoformat()}, {relation} {latest.isoformat()} "
+        f"({months} months before the deadline {deadline.isoformat()})",
+    )
+
+
+def automatic_checks(
+    *,
+    country: str,
+    eligible_countries: Sequence[str],
+    is_consortium_partner: bool,
+    declaration_signed: bool,
+    requested_amount: Decimal | None,
+    max_per_voucher: Decimal,
+    registered_on: date | None,
+    deadline: date,
+    min_registration_months: int = 6,
+) -> list[CheckResult]:
+    """The checks decided from the application data, in the order the letter shows them."""
+    if min_registration_months < 0:
+        raise ValueError("min_registration_months must not be negative")
+    return [
+        _country_check(country, eligible_countries),
+        CheckResult(
+            "not_partner",
+            "Not a consortium partner",
+            not is_consortium_partner,
+            "is a partner of the consortium running the call"
+            if is_consortium_partner
+            else "not a partner of the consortium running the call",
+        ),
+        CheckResult(
+            "declaration",
+            "Declaration of honour signed",
+            declaration_signed,
+            "declaration of honour signed"
+            if declaration_signed
+            else "declaration of honour not signed",
+        ),
+        _amount_check(requested_amount, max_per_voucher),
+        _registration_check(registered_on, deadline, min_registration_months),
+    ]

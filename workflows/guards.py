@@ -1,0 +1,197 @@
+"""Named guards: pure checks on facts the service gathered before a transition.
+
+A guard never reads the database or the clock itself; the service puts what it needs into
+``TransitionContext.facts``, so a guard gives the same answer in a test and in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TransitionContext:
+    actor_id: int | None
+    now: datetime
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def fact(self, name: str, default: Any = None) -> Any:
+        return self.facts.get(name, default)
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    check: Callable[[TransitionContext], bool]
+    message: str
+    detail: Callable[[TransitionContext], str] | None = None
+
+    def explain(self, ctx: TransitionContext) -> str:
+        return f"{self.message} ({self.detail(ctx)})" if self.detail else self.message
+
+
+def _has_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _deadline_not_passed(ctx: TransitionContext) -> bool:
+    deadline = ctx.fact("deadline")
+    return deadline is not None and ctx.now < deadline
+
+
+def _deadline_passed(ctx: TransitionContext) -> bool:
+    deadline = ctx.fact("deadline")
+    return deadline is not None and ctx.now >= deadline
+
+
+def _four_eyes(ctx: TransitionContext) -> bool:
+    preparer = ctx.fact("prepared_by_id")
+    return preparer is not None and ctx.actor_id is not None and preparer != ctx.actor_id
+
+
+def _approved_costs_valid(ctx: TransitionContext) -> bool:
+    approved = ctx.fact("approved_costs")
+    claimed = ctx.fact("claimed_costs")
+    return (
+        isinstance(approved, Decimal)
+        and isinstance(claimed, Decimal)
+        and Decimal(0) <= approved <= claimed
+    )
+
+
+def _within_cumulative_cap(ctx: TransitionContext) -> bool:
+    already = ctx.fact("organisation_awarded_total", Decimal(0))
+    amount = ctx.fact("amount", Decimal(0))
+    cap = ctx.fact("cumulative_cap")
+    return cap is not None and already + amount <= cap
+
+
+GUARDS: dict[str, Guard] = {
+    g.name: g
+    for g in (
+        Guard("call_open", lambda c: c.fact("call_status") == "published", "the call is not open"),
+        Guard(
+            "before_deadline",
+            _deadline_not_passed,
+            "the call's deadline has passed",
+        ),
+        Guard("deadline_passed", _deadline_passed, "the call's deadline has not passed yet"),
+        Guard(
+            "form_complete",
+            lambda c: not c.fact("missing_fields"),
+            "the application form is incomplete",
+            lambda c: "missing: " + ", ".join(c.fact("missing_fields", [])),
+        ),
+        Guard(
+            "declaration_signed",
+            lambda c: bool(c.fact("declaration_signed")),
+            "the declaration of honour has not been signed",
+        ),
+        Guard("reason_given", lambda c: _has_text(c.fact("reason")), "a reason is required"),
+        Guard(
+            "eligibility_checks_recorded",
+            lambda c: bool(c.fact("eligibility_checks")),
+            "no eligibility checks were recorded",
+        ),
+        Guard(
+            "all_eligibility_checks_passed",
+            lambda c: all(check["passed"] for check in c.fact("eligibility_checks", [])),
+            "an eligibility check failed",
+        ),
+        Guard(
+            "an_eligibility_check_failed",
+            lambda c: any(not check["passed"] for check in c.fact("eligibility_checks", [])),
+            "every eligibility check passed",
+        ),
+        Guard(
+            "enough_evaluators_assigned",
+            lambda c: c.fact("evaluators_assigned", 0) >= c.fact("evaluators_required", 2),
+            "not enough independent evaluators are assigned",
+        ),
+        Guard(
+            "evaluations_complete",
+            lambda c: c.fact("evaluations_submitted", 0) >= c.fact("evaluators_required", 2),
+            "not every assigned evaluator has submitted a score",
+        ),
+        Guard(
+            "consensus_recorded",
+            lambda c: bool(c.fact("consensus_recorded")),
+            "the consensus scores are not recorded",
+        ),
+        Guard(
+            "ranked_selected",
+            lambda c: c.fact("ranking_outcome") == "selected",
+            "the ranking did not place it within the funding line",
+        ),
+        Guard(
+            "ranked_reserve",
+            lambda c: c.fact("ranking_outcome") == "reserve",
+            "the ranking did not place it on the reserve list",
+        ),
+        Guard(
+            "ranked_rejected",
+            lambda c: c.fact("ranking_outcome") == "rejected",
+            "the ranking did not reject it",
+        ),
+        Guard(
+            "budget_available",
+            lambda c: c.fact("amount", Decimal(0)) <= c.fact("budget_remaining", Decimal(0)),
+            "the call's remaining budget cannot cover this voucher",
+        ),
+        Guard(
+            "within_cumulative_cap",
+            _within_cumulative_cap,
+            "the SME would exceed its cumulative cap across the consortium's calls",
+        ),
+        Guard(
+            "agreement_signed",
+            lambda c: bool(c.fact("agreement_signed")),
+            "the voucher agreement has not been signed",
+        ),
+        Guard(
+            "bank_account_valid",
+            lambda c: bool(c.fact("iban_valid")),
+            "a valid IBAN and account holder are required",
+        ),
+        Guard(
+            "report_complete",
+            lambda c: not c.fact("report_missing"),
+            "the final report is incomplete",
+            lambda c: "missing: " + ", ".join(c.fact("report_missing", [])),
+        ),
+        Guard(
+            "approved_costs_valid",
+            _approved_costs_valid,
+            "approved costs must be between zero and the costs claimed",
+        ),
+        Guard(
+            "prefinancing_settled",
+            lambda c: not c.fact("open_instalments"),
+            "another instalment is still being processed",
+        ),
+        Guard(
+            "four_eyes",
+            _four_eyes,
+            "the finance officer who prepared a payment cannot authorise it",
+        ),
+        Guard(
+            "call_configured",
+            lambda c: not c.fact("call_problems"),
+            "the call is not ready to publish",
+            lambda c: "; ".join(c.fact("call_problems", [])),
+        ),
+        Guard(
+            "no_pending_applications",
+            lambda c: not c.fact("pending_applications"),
+            "applications are still in eligibility or evaluation",
+        ),
+    )
+}
+
+
+def failed_guards(names: tuple[str, ...], ctx: TransitionContext) -> list[Guard]:
+    return [GUARDS[name] for name in names if not GUARDS[name].check(ctx)]

@@ -1,0 +1,223 @@
+"""Evaluation criteria and the rules for scores: validation, thresholds, divergence, consensus.
+
+Scores are given in half points (0, 0.5, ... max) as on the Horizon Europe evaluation form.
+Thresholds apply to the plain scores; weights, where a call sets them, only affect ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+HALF = Decimal("0.5")
+ONE_DECIMAL = Decimal("0.1")
+
+
+def plain(value: Decimal) -> str:
+    """A number as a person writes it: 3, 2.5, 10 (no trailing zeros, no exponent)."""
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One evaluation criterion of a call, as configured on the call."""
+
+    key: str
+    name: str
+    max: Decimal = Decimal(5)
+    threshold: Decimal = Decimal(3)
+    weight: Decimal = Decimal(1)
+
+    def __post_init__(self) -> None:
+        """Refuse a configuration no evaluator could score against."""
+        if not self.key.strip():
+            raise ValueError("a criterion needs a key")
+        if not self.name.strip():
+            raise ValueError(f"criterion {self.key!r} needs a name")
+        if self.max <= 0:
+            raise ValueError(f"{self.name}: the maximum must be above 0")
+        if not Decimal(0) <= self.threshold <= self.max:
+            raise ValueError(f"{self.name}: the threshold must be between 0 and {plain(self.max)}")
+        if self.weight < 0:
+            raise ValueError(f"{self.name}: the weight must not be negative")
+
+
+DEFAULT_CRITERIA: list[dict] = [
+    {"key": "excellence", "name": "Excellence", "max": "5", "threshold": "3", "weight": "1"},
+    {"key": "impact", "name": "Impact", "max": "5", "threshold": "3", "weight": "1"},
+    {
+        "key": "implementation",
+        "name": "Implementation",
+        "max": "5",
+        "threshold": "3",
+        "weight": "1",
+    },
+]
+
+
+def _config_decimal(value: object, default: Decimal, where: str) -> Decimal:
+    """Read a number stored in the call's JSON as a string, int or float."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | float | str):
+        try:
+            result = Decimal(str(value).strip().replace(",", "."))
+        except InvalidOperation:
+            raise ValueError(f"{where} must be a number, got {value!r}") from None
+    else:
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
+    return result
+
+
+def criteria_from_config(raw: list[dict]) -> list[Criterion]:
+    """Build criteria from the call's stored JSON; missing max/threshold/weight take defaults."""
+    criteria: list[Criterion] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw, start=1):
+        key = str(item.get("key") or "").strip()
+        where = f"criterion {index} ({key or 'no key'})"
+        if not key:
+            raise ValueError(f"{where}: a key is required")
+        if key in seen:
+            raise ValueError(f"{where}: the key {key!r} is used twice")
+        seen.add(key)
+        criteria.append(
+            Criterion(
+                key=key,
+                name=str(item.get("name") or key).strip(),
+                max=_config_decimal(item.get("max"), Decimal(5), f"{where}: max"),
+                threshold=_config_decimal(item.get("threshold"), Decimal(3), f"{where}: threshold"),
+                weight=_config_decimal(item.get("weight"), Decimal(1), f"{where}: weight"),
+            )
+        )
+    if not criteria:
+        raise ValueError("a call needs at least one criterion")
+    return criteria
+
+
+class ScoreError(ValueError):
+    """Scores that cannot be recorded; ``errors`` maps each bad field to what to fix."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors.values()))
+
+
+def _parse_one(criterion: Criterion, value: object) -> Decimal | str:
+    """Return the score, or a message saying what is wrong with it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return f"{criterion.name} needs a score"
+    if isinstance(value, bool):
+        return f"{criterion.name} must be a number such as 3.5"
+    try:
+        if isinstance(value, Decimal):
+            score = value
+        elif isinstance(value, int | float | str):
+            score = Decimal(str(value).strip().replace(",", "."))
+        else:
+            return f"{criterion.name} must be a number such as 3.5"
+    except InvalidOperation:
+        return f"{criterion.name} must be a number such as 3.5"
+    if not score.is_finite():
+        return f"{criterion.name} must be a number such as 3.5"
+    if not Decimal(0) <= score <= criterion.max:
+        return f"{criterion.name} must be between 0 and {plain(criterion.max)}"
+    if (score * 2) % 1 != 0:
+        return f"{criterion.name} must be in half points (e.g. 3 or 3.5), not {plain(score)}"
+    return (score + 0).quantize(ONE_DECIMAL)
+
+
+def parse_scores(criteria: list[Criterion], raw: Mapping[str, object]) -> dict[str, Decimal]:
+    """Validate one score per criterion; every problem is reported at once, keyed by criterion.
+
+    Accepts numbers or strings with a decimal point or comma ("4.5", "4,5"); other keys in
+    ``raw`` (e.g. a comment or a CSRF token) are ignored.
+    """
+    scores: dict[str, Decimal] = {}
+    errors: dict[str, str] = {}
+    for criterion in criteria:
+        parsed = _parse_one(criterion, raw.get(criterion.key))
+        if isinstance(parsed, str):
+            errors[criterion.key] = parsed
+        else:
+            scores[criterion.key] = parsed
+    if errors:
+        raise ScoreError(errors)
+    return scores
+
+
+def total(scores: Mapping[str, Decimal]) -> Decimal:
+    """Plain sum of the scores; this is the total the threshold applies to."""
+    return sum(scores.values(), Decimal(0))
+
+
+def weighted_total(criteria: Sequence[Criterion], scores: Mapping[str, Decimal]) -> Decimal:
+    """Sum of score x weight, used for ranking only."""
+    missing = [c.name for c in criteria if c.key not in scores]
+    if missing:
+        raise ValueError("no score for " + ", ".join(missing))
+    return sum((c.weight * scores[c.key] for c in criteria), Decimal(0))
+
+
+def passes_thresholds(
+    criteria: Sequence[Criterion], scores: Mapping[str, Decimal], threshold_total: Decimal
+) -> tuple[bool, list[str]]:
+    """Every criterion at or above its threshold and the plain total at or above the total's.
+
+    Returns the reasons for failing, worded for the result letter.
+    """
+    reasons: list[str] = []
+    for c in criteria:
+        score = scores.get(c.key)
+        if score is None:
+            reasons.append(f"{c.name} has no score")
+        elif score < c.threshold:
+            reasons.append(f"{c.name} {plain(score)} is below the threshold {plain(c.threshold)}")
+    sum_ = sum((scores[c.key] for c in criteria if c.key in scores), Decimal(0))
+    if sum_ < threshold_total:
+        reasons.append(f"total {plain(sum_)} is below the threshold {plain(threshold_total)}")
+    return (not reasons, reasons)
+
+
+def divergences(
+    criteria: Sequence[Criterion],
+    expert_scores: list[Mapping[str, Decimal]],
+    limit: Decimal = Decimal(2),
+) -> list[str]:
+    """Criteria where experts differ by ``limit`` points or more, for the moderator to discuss."""
+    flags: list[str] = []
+    for c in criteria:
+        values = [s[c.key] for s in expert_scores if c.key in s]
+        if len(values) < 2:
+            continue
+        spread = max(values) - min(values)
+        if spread >= limit:
+            unit = "point" if spread == 1 else "points"
+            flags.append(f"{c.name}: experts differ by {plain(spread)} {unit}")
+    return flags
+
+
+def mean_scores(
+    criteria: Sequence[Criterion], expert_scores: list[Mapping[str, Decimal]]
+) -> dict[str, Decimal]:
+    """The experts' mean per criterion, rounded down to a half point: a consensus proposal.
+
+    Rounded down so the proposal never credits more than the experts gave on average; a
+    criterion no expert scored is left out for the moderator to fill in.
+    """
+    proposal: dict[str, Decimal] = {}
+    for c in criteria:
+        values = [s[c.key] for s in expert_scores if c.key in s]
+        if not values:
+            continue
+        halves = (sum(values, Decimal(0)) * 2) // len(values)  # scores are >= 0: floor
+        proposal[c.key] = (halves * HALF).quantize(ONE_DECIMAL)
+    return proposal
