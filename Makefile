@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install system-deps run test lint bench clean
+.PHONY: install system-deps browser run test lint bench clean
 
 # WeasyPrint needs Pango (and HarfBuzz's subsetter, else it warns at import); a fresh Debian machine may not have it, so install it (root) when missing.
 system-deps:
@@ -15,6 +15,14 @@ system-deps:
 		echo "Installing Pango and fonts for PDF rendering (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; \
+	fi
+
+# Browser tests drive Debian's Chromium through Playwright; no browser is ever downloaded.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Chromium for the browser tests (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
 $(BIN)/python:
@@ -40,7 +48,7 @@ lint: install
 	DATABASE_URL=sqlite:///$(CURDIR)/instance/alembic-check.db $(BIN)/alembic check
 	rm -f instance/alembic-check.db
 
-test: install lint
+test: install browser lint
 	$(BIN)/python -m pytest
 
 bench: install

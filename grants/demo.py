@@ -319,7 +319,11 @@ class DemoBuilder:
         topic = TOPICS[org_index]
 
         def create(session: Session) -> int:
-            app = applications.create_draft(session, actor, call_id, title=topic)
+            call = session.get(Call, call_id)
+            assert call is not None
+            # Drafts of the closed call were started while it was open.
+            when = min(utcnow(), call.deadline - timedelta(days=10))
+            app = applications.create_draft(session, actor, call_id, title=topic, now=when)
             applications.save_draft(
                 session,
                 actor,

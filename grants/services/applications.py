@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from forms.schema import Field, parse_form
 from forms.validation import missing_required, normalise, validate
 from grants.db import utcnow
+from grants.formatting import format_eur, local_time, utc_time
 from grants.models import Application, Call
 from grants.services import audit
 from grants.services.actor import Actor
@@ -58,12 +59,19 @@ def parse_amount(raw: object) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
-def create_draft(session: Session, actor: Actor, call_id: int, *, title: str = "") -> Application:
+def create_draft(
+    session: Session,
+    actor: Actor,
+    call_id: int,
+    *,
+    title: str = "",
+    now: datetime | None = None,
+) -> Application:
     require_role(actor, Role.APPLICANT)
     if actor.organisation_id is None:
         raise TransitionRefused("your account is not linked to an organisation yet")
     call = load_call(session, call_id)
-    if call.status != CallState.PUBLISHED:
+    if call.status != CallState.PUBLISHED or (now or utcnow()) >= call.deadline:
         raise TransitionRefused("this call is not open for applications")
     existing = (
         session.query(Application)
@@ -187,7 +195,7 @@ def missing_for_submission(application: Application) -> list[str]:
 def answers_for_display(application: Application) -> list[dict[str, str]]:
     rows = [
         {"label": "Project title", "value": application.title},
-        {"label": "Requested amount", "value": f"EUR {application.requested_amount:,}"},
+        {"label": "Requested amount", "value": format_eur(application.requested_amount)},
     ]
     for f in form_fields(application.call):
         value = application.answers.get(f.name)
@@ -219,7 +227,7 @@ def submit(
         },
         changes={"submitted_at": now, "content_sha256": digest},
         details={
-            "submitted_at": now.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "submitted_at": f"{local_time(now, call.timezone)} ({utc_time(now)})",
             "content_sha256": digest,
             "answers": answers_for_display(application),
         },

@@ -1,0 +1,134 @@
+"""A person in a real browser: Debian's Chromium driven by Playwright against a live server.
+
+The server runs the same app as the integration tests (the SQLite backend, CSRF on, as in
+production) in a thread on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from grants import create_app
+from grants.cli import alembic_config
+from grants.config import Config
+from grants.services.documents import drain
+from tests.scenario import Scenario
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
+    folder = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{folder / 'e2e.db'}"
+    command.upgrade(alembic_config(url), "head")
+    app = create_app(
+        Config(
+            database_url=url,
+            document_root=folder / "documents",
+            secret_key="e2e-secret",
+            csrf_enabled=True,  # a real browser gets real CSRF protection
+            inprocess_worker=False,
+        )
+    )
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["cascade"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "make test installs Debian's chromium package"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def log_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(Scenario.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/dashboard")
+
+
+def test_an_applicant_completes_and_submits_a_draft_in_the_browser(
+    live_app: tuple[Flask, str], page: Page, tmp_path: Path
+) -> None:
+    app, base = live_app
+    rt = app.extensions["cascade"]
+    scenario = Scenario(rt.sessions)
+    app_id = scenario.draft(sign=False)
+    reference = scenario.application(app_id).reference
+
+    log_in(page, base, scenario.people.emails["applicant0"])
+    page.get_by_role("link", name=reference).first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
+    page.get_by_role("link", name="Edit the draft").click()
+
+    # A bad amount is refused next to its field and loses nothing typed.
+    page.get_by_label("Requested amount", exact=False).first.fill("lots")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("body")).to_contain_text("enter an amount")
+    page.get_by_label("Requested amount", exact=False).first.fill("7500")
+    page.get_by_label("declaration of honour", exact=False).check()
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_role("button", name="Submit application").click()
+
+    expect(page.locator("body")).to_contain_text("Submitted")
+    assert scenario.status(app_id) == "submitted"
+    assert scenario.application(app_id).requested_amount == 7500
+
+    drain(rt.sessions, rt.storage)
+    page.reload()
+    expect(page.locator("body")).to_contain_text("Submission receipt")
+    page.screenshot(path=str(tmp_path / "submitted.png"), full_page=True)
+
+
+def test_the_public_call_page_shows_the_workflow_diagram(
+    live_app: tuple[Flask, str], page: Page
+) -> None:
+    app, base = live_app
+    scenario = Scenario(app.extensions["cascade"].sessions)
+    page.goto(f"{base}/calls/{scenario.call_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Test call {scenario.tag}")
+    diagram = page.locator("svg[role=img]").first
+    expect(diagram).to_be_visible()
+    assert (
+        "submitted" in (diagram.get_attribute("aria-label") or "")
+        or diagram.locator("[data-state=submitted]").count() == 1
+    )

@@ -1,0 +1,243 @@
+"""Every route, as every role and as nobody: who may, who may not, and never a 500.
+
+A route added without an entry in ``ALLOWED`` fails this test, so every new page gets an
+access decision.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import Rule
+
+from grants.models import Document, Payment
+from grants.services.documents import DrainResult
+from grants.views.applications import ACTIONS
+from tests.scenario import Scenario
+from workflows.registry import get_workflow
+from workflows.roles import Role
+from workflows.voucher import AppState
+
+Login = Callable[[FlaskClient, str], None]
+ALL = frozenset(Role)
+PUBLIC = {"public.home", "public.call", "auth.login", "static"}
+
+# Endpoint -> the roles that pass the role check (others get 403). Visibility of a given
+# record (another SME's application, an unassigned evaluation) is a 404 on top of this.
+ALLOWED: dict[str, frozenset[Role]] = {
+    "auth.logout": ALL,
+    "dashboard.index": ALL,
+    "dashboard.call_action": frozenset({Role.OFFICER}),
+    "public.start_application": frozenset({Role.APPLICANT}),
+    "applications.detail": ALL,
+    "applications.edit": frozenset({Role.APPLICANT}),
+    "applications.prepare_prefinancing": frozenset({Role.FINANCE}),
+    "applications.replace_evaluator": frozenset({Role.OFFICER}),
+    "applications.authorise_instalment": frozenset({Role.FINANCE}),
+    "applications.mark_instalment_paid": frozenset({Role.FINANCE}),
+    "evaluator.detail": frozenset({Role.EVALUATOR}),
+    "evaluator.declare": frozenset({Role.EVALUATOR}),
+    "evaluator.scores": frozenset({Role.EVALUATOR}),
+    "documents.download": ALL,
+    "auditor.index": frozenset({Role.AUDITOR, Role.OFFICER}),
+    "auditor.verify": frozenset({Role.AUDITOR, Role.OFFICER}),
+    "auditor.export_csv": frozenset({Role.AUDITOR}),
+    # applications.action: the roles of the workflow transition (checked per trigger below).
+}
+# Each role's login in the scenario.
+WHO = {
+    Role.APPLICANT: "applicant0",
+    Role.OFFICER: "officer",
+    Role.EVALUATOR: "evaluator1",
+    Role.FINANCE: "finance1",
+    Role.AUDITOR: "auditor",
+    Role.ADMIN: "admin",
+}
+
+
+@dataclass
+class World:
+    """Records in every interesting state, owned by applicant0 unless said otherwise."""
+
+    scenario: Scenario
+    closed: int  # applicant0's, walked to the end: every action on it is refused
+    other: int  # another SME's application
+    states: dict[str, int]
+    evaluation: int
+    payment: int
+    document: str
+
+
+@pytest.fixture
+def world(sessions: sessionmaker[Session], render_documents: Callable[[], DrainResult]) -> World:
+    scenario = Scenario(sessions, smes=5)
+    closed = scenario.draft(0)
+    scenario.advance(closed, AppState.CLOSED)
+    states = {"closed": closed}
+    # Each further application stops at a different state (ranking happened above, so an
+    # application left at "evaluated" stays there).
+    for sme, target in enumerate(
+        (AppState.DRAFT, AppState.SUBMITTED, AppState.IN_EVALUATION, AppState.EVALUATED), start=1
+    ):
+        app_id = scenario.draft(sme)
+        scenario.advance(app_id, target)
+        states[str(target)] = app_id
+    render_documents()
+    with sessions() as session:
+        payment = session.scalars(
+            select(Payment.id).where(Payment.application_id == closed)
+        ).first()
+        document = session.scalars(
+            select(Document.id).where(Document.application_id == closed)
+        ).first()
+    assert payment is not None and document is not None
+    evaluator = scenario.people.evaluators[0]
+    return World(
+        scenario=scenario,
+        closed=closed,
+        other=states[str(AppState.DRAFT)],
+        states=states,
+        evaluation=scenario.evaluation_id(closed, evaluator),
+        payment=payment,
+        document=document,
+    )
+
+
+def _args(rule: Rule, world: World, trigger: str = "submit") -> dict[str, object]:
+    values: dict[str, object] = {
+        "application_id": world.closed,
+        "call_id": world.scenario.call_id,
+        "evaluation_id": world.evaluation,
+        "payment_id": world.payment,
+        "document_id": world.document,
+        "trigger": trigger,
+        "filename": "cascade.css",
+    }
+    return {name: values[name] for name in rule.arguments}
+
+
+def _requests(app: Flask, world: World) -> list[tuple[str, str, str, frozenset[Role]]]:
+    """(endpoint, method, url, roles allowed) for every rule and method of the app."""
+    definition = get_workflow("voucher", 1)
+    out = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+            if rule.endpoint == "applications.action":
+                for trigger in ACTIONS:
+                    roles = frozenset(
+                        r for t in definition.transitions_for(trigger) for r in t.roles
+                    )
+                    url = app.url_for(rule.endpoint, **_args(rule, world, trigger))
+                    out.append((f"{rule.endpoint}:{trigger}", "POST", url, roles))
+                continue
+            if rule.endpoint == "dashboard.call_action":
+                for trigger in ("publish", "close_call", "archive"):
+                    url = app.url_for(rule.endpoint, **_args(rule, world, trigger))
+                    out.append((f"{rule.endpoint}:{trigger}", "POST", url, ALLOWED[rule.endpoint]))
+                continue
+            url = app.url_for(rule.endpoint, **_args(rule, world))
+            roles = ALL if rule.endpoint in PUBLIC else ALLOWED[rule.endpoint]
+            out.extend((rule.endpoint, method, url, roles) for method in methods)
+    return out
+
+
+def test_every_route_has_an_access_decision(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    undecided = endpoints - PUBLIC - ALLOWED.keys() - {"applications.action"}
+    assert not undecided, f"routes without an access decision: {sorted(undecided)}"
+
+
+def _check_page(body: str, where: str) -> None:
+    """Light accessibility and CSRF checks on every HTML page."""
+    assert body.count("<h1") == 1, f"{where}: one h1 per page"
+    assert 'class="skip-link"' in body, where
+    for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", body, flags=re.S):
+        assert 'name="csrf_token"' in form, f"{where}: a POST form without CSRF token"
+    for match in re.finditer(r"<(input|select|textarea)\b([^>]*)>", body):
+        attrs = match.group(2)
+        if re.search(r'type="(hidden|submit)"', attrs):
+            continue
+        field_id = re.search(r'id="([^"]+)"', attrs)
+        labelled = field_id and f'for="{field_id.group(1)}"' in body
+        # Radios and checkboxes sit inside their <label>.
+        wrapped = re.search(r'type="(radio|checkbox)"', attrs)
+        assert labelled or wrapped, f"{where}: a field without a label: {match.group(0)}"
+
+
+def test_the_access_matrix(app: Flask, login: Login, world: World) -> None:
+    requests = _requests(app, world)
+    emails = world.scenario.people.emails
+
+    # Nobody logged in: public pages answer, everything else goes to the login page.
+    anonymous = app.test_client()
+    for endpoint, method, url, _roles in requests:
+        response = anonymous.open(url, method=method)
+        response.close()  # static files and downloads hold a file until closed
+        assert response.status_code < 500, (endpoint, method, url)
+        if endpoint.split(":")[0] in PUBLIC:
+            assert response.status_code in (200, 302), (endpoint, method, url)
+        else:
+            assert response.status_code == 302, (endpoint, method, url, response.status_code)
+            assert "/login" in response.headers["Location"], (endpoint, url)
+
+    for role, who in WHO.items():
+        client = app.test_client()
+        login(client, emails[who])
+        for endpoint, method, url, roles in requests:
+            if endpoint == "auth.logout":
+                continue  # tried last, it ends the session
+            response = client.open(url, method=method)
+            response.get_data()
+            response.close()
+            where = f"{role} {method} {url} ({endpoint})"
+            assert response.status_code < 500, where
+            if role in roles:
+                assert response.status_code != 403, where
+            elif endpoint.startswith("applications.action") and role == Role.ADMIN:
+                # Visibility comes first: whoever may not see the application gets a 404,
+                # so a forbidden step does not reveal that it exists.
+                assert response.status_code == 404, f"{where}: {response.status_code}"
+            else:
+                assert response.status_code == 403, f"{where}: {response.status_code}"
+            if response.status_code == 200 and response.mimetype == "text/html":
+                _check_page(response.get_data(as_text=True), where)
+        response = client.post("/logout")
+        assert response.status_code == 302
+        assert client.get("/dashboard").status_code == 302
+
+
+def test_every_application_page_as_every_role(app: Flask, login: Login, world: World) -> None:
+    """Who sees which application: own SME yes, others no; evaluators only when assigned."""
+    emails = world.scenario.people.emails
+    finance_states = {str(AppState.CLOSED)}
+    evaluator_states = {str(AppState.CLOSED), str(AppState.IN_EVALUATION), str(AppState.EVALUATED)}
+    for role, who in WHO.items():
+        client = app.test_client()
+        login(client, emails[who])
+        for state, app_id in world.states.items():
+            response = client.get(f"/applications/{app_id}")
+            where = f"{role} sees {state} application {app_id}"
+            assert response.status_code < 500, where
+            match role:
+                case Role.OFFICER | Role.AUDITOR:
+                    expected = 200
+                case Role.APPLICANT:
+                    expected = 200 if app_id == world.closed else 404
+                case Role.FINANCE:
+                    expected = 200 if state in finance_states else 404
+                case Role.EVALUATOR:
+                    # An assigned expert is sent to the evaluation page.
+                    expected = 302 if state in evaluator_states else 404
+                case _:
+                    expected = 404
+            assert response.status_code == expected, f"{where}: {response.status_code}"
+            if response.status_code == 200:
+                _check_page(response.get_data(as_text=True), where)

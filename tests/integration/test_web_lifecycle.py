@@ -1,0 +1,405 @@
+"""One application from draft to closed, purely through HTTP, as each role in turn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
+
+from grants.models import Document, Evaluation, Instalment, Payment
+from grants.services.documents import DrainResult
+from tests.scenario import GOOD_ANSWERS, KEYS, Scenario
+from workflows.payment import PaymentState
+from workflows.voucher import AppState
+
+Login = Callable[[FlaskClient, str], None]
+
+
+class Browser:
+    """One logged-in test client per person, as if each sat at their own desk."""
+
+    def __init__(self, app: Flask, login: Login, scenario: Scenario) -> None:
+        self._app = app
+        self._login = login
+        self._emails = scenario.people.emails
+        self._clients: dict[str, FlaskClient] = {}
+
+    def __call__(self, who: str) -> FlaskClient:
+        if who not in self._clients:
+            client = self._app.test_client()
+            self._login(client, self._emails[who])
+            self._clients[who] = client
+        return self._clients[who]
+
+
+def html(response: TestResponse) -> str:
+    return response.get_data(as_text=True)
+
+
+def post_step(client: FlaskClient, url: str, data: dict | None = None) -> TestResponse:
+    """A form POST that must succeed: redirected back (POST/redirect/GET) with a success note."""
+    response = client.post(url, data=data or {})
+    assert response.status_code == 302, (url, response.status_code, html(response)[:2000])
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert "flash-success" in html(page), html(page)[:3000]
+    return page
+
+
+def draft_form(**overrides: str) -> dict[str, str]:
+    form = {k: ("yes" if v is True else str(v)) for k, v in GOOD_ANSWERS.items()}
+    form.update(title="Sonar signal processing up-skilling", requested_amount="8000")
+    form["declaration_signed"] = "yes"
+    form.update(overrides)
+    return form
+
+
+def document_count(sessions: sessionmaker[Session], app_id: int) -> int:
+    with sessions() as session:
+        return len(session.scalars(select(Document).where(Document.application_id == app_id)).all())
+
+
+@pytest.fixture
+def browser(app: Flask, login: Login, scenario: Scenario) -> Browser:
+    return Browser(app, login, scenario)
+
+
+def test_an_application_walks_from_draft_to_closed_through_the_web(
+    browser: Browser,
+    scenario: Scenario,
+    sessions: sessionmaker[Session],
+    render_documents: Callable[[], DrainResult],
+) -> None:
+    applicant = browser("applicant0")
+    call_id = scenario.call_id
+
+    # The applicant starts from the public call page.
+    page = applicant.get(f"/calls/{call_id}")
+    assert "Start an application" in html(page)
+    response = applicant.post(f"/calls/{call_id}/apply")
+    assert response.status_code == 302
+    app_id = int(response.headers["Location"].split("/")[2])
+    assert scenario.status(app_id) == AppState.DRAFT
+
+    # A save with a mistake keeps everything typed and says what is wrong, next to the field.
+    response = applicant.post(
+        f"/applications/{app_id}/edit", data=draft_form(requested_amount="8.000,50")
+    )
+    assert response.status_code == 422
+    body = html(response)
+    assert 'value="8.000,50"' in body
+    assert "enter an amount such as" in body
+    assert "Centro Formazione Navale" in body  # the rest of the answers is kept
+
+    # Submitting an incomplete draft is refused with the list of what is missing.
+    applicant.post(f"/applications/{app_id}/edit", data=draft_form(service_provider=""))
+    page = applicant.post(f"/applications/{app_id}/submit", follow_redirects=True)
+    assert "Service provider" in html(page)
+    assert scenario.status(app_id) == AppState.DRAFT
+
+    post_step(applicant, f"/applications/{app_id}/edit", draft_form())
+    post_step(applicant, f"/applications/{app_id}/submit")
+    assert scenario.status(app_id) == AppState.SUBMITTED
+    documents = [document_count(sessions, app_id)]
+
+    # Before rendering the PDF is listed as being generated and cannot be downloaded yet.
+    page = html(applicant.get(f"/applications/{app_id}"))
+    assert "Being generated" in page
+    with sessions() as session:
+        receipt = session.scalars(select(Document).where(Document.application_id == app_id)).one()
+    assert applicant.get(f"/documents/{receipt.id}").status_code == 409
+    render_documents()
+    download = applicant.get(f"/documents/{receipt.id}")
+    assert download.status_code == 200
+    assert download.mimetype == "application/pdf"
+    assert download.data.startswith(b"%PDF")
+    assert download.headers["Cache-Control"] == "no-store"
+    assert (
+        f"{scenario.application(app_id).reference}-submission_receipt.pdf"
+        in (download.headers["Content-Disposition"])
+    )
+
+    # Another SME cannot see it, or learn that it exists.
+    other = browser("applicant1")
+    assert other.get(f"/applications/{app_id}").status_code == 404
+    assert other.post(f"/applications/{app_id}/withdraw", data={"reason": "x"}).status_code == 404
+    assert other.get(f"/documents/{receipt.id}").status_code == 404
+    assert other.post(f"/applications/{app_id}/check_eligibility").status_code == 404
+
+    # Eligibility, with both manual checks and their evidence.
+    officer = browser("officer")
+    post_step(
+        officer,
+        f"/applications/{app_id}/check_eligibility",
+        {
+            "manual_sme_status": "passed",
+            "evidence_sme_status": "Register extract: 14 staff",
+            "manual_no_double_funding": "passed",
+            "evidence_no_double_funding": "Checked against the national register",
+        },
+    )
+    assert scenario.status(app_id) == AppState.ELIGIBLE
+
+    e1, e2, _e3 = scenario.people.evaluators
+    post_step(
+        officer,
+        f"/applications/{app_id}/assign_evaluators",
+        {"evaluator_ids": [str(e1.user_id), str(e2.user_id)]},
+    )
+    assert scenario.status(app_id) == AppState.IN_EVALUATION
+
+    # An evaluator who is not assigned cannot open it.
+    outsider = browser("evaluator3")
+    assert outsider.get(f"/applications/{app_id}").status_code == 404
+    assert outsider.get(f"/evaluations/{scenario.evaluation_id(app_id, e1)}").status_code == 404
+
+    # Each expert declares no conflict, then scores; the proposal opens only after the declaration.
+    for who, expert, scores in (
+        ("evaluator1", e1, ("4", "4.5", "4")),
+        ("evaluator2", e2, ("4.5", "4", "3.5")),
+    ):
+        client = browser(who)
+        evaluation_url = f"/evaluations/{scenario.evaluation_id(app_id, expert)}"
+        before = html(client.get(evaluation_url))
+        assert GOOD_ANSWERS["summary"] not in before
+        assert "Declaration of conflict of interest" in before
+        post_step(client, f"{evaluation_url}/declare", {"conflict": "no"})
+        assert GOOD_ANSWERS["summary"] in html(client.get(evaluation_url))
+        form = {f"score_{k}": v for k, v in zip(KEYS, scores, strict=True)}
+        form.update({f"comment_{k}": f"{who} on {k}" for k in KEYS})
+        post_step(client, f"{evaluation_url}/scores", form)
+    own_page = html(browser("evaluator1").get(f"/evaluations/{scenario.evaluation_id(app_id, e1)}"))
+    assert "evaluator1 on impact" in own_page
+    assert "evaluator2 on impact" not in own_page  # never another expert's scores
+
+    # The moderator closes with the consensus; the call is ranked (a cut-off batch).
+    page = html(officer.get(f"/applications/{app_id}"))
+    assert "Record consensus and close evaluation" in page
+    consensus = {f"score_{k}": "4" for k in KEYS}
+    consensus.update({f"comment_{k}": f"Consensus on {k}" for k in KEYS})
+    post_step(officer, f"/applications/{app_id}/close_evaluation", consensus)
+    assert scenario.status(app_id) == AppState.EVALUATED
+    post_step(officer, f"/calls/{call_id}/actions/rank")
+    assert scenario.status(app_id) == AppState.SELECTED
+
+    # Now results are out, the applicant sees the consensus, never an expert's own scores.
+    page = html(applicant.get(f"/applications/{app_id}"))
+    assert "Consensus on impact" in page
+    assert "evaluator1 on impact" not in page
+
+    post_step(officer, f"/applications/{app_id}/offer")
+    assert scenario.status(app_id) == AppState.OFFERED
+    post_step(
+        applicant,
+        f"/applications/{app_id}/accept",
+        {
+            "iban": "IT60 X054 2811 1010 0000 0123 456",
+            "account_holder": "SME 0 account",
+            "signed": "yes",
+        },
+    )
+    assert scenario.status(app_id) == AppState.CONTRACTED
+
+    # Pre-financing: four eyes.
+    finance1, finance2 = browser("finance1"), browser("finance2")
+    post_step(finance1, f"/applications/{app_id}/prefinancing")
+    with sessions() as session:
+        payment_id = session.scalars(
+            select(Payment.id).where(
+                Payment.application_id == app_id, Payment.instalment == Instalment.PREFINANCING
+            )
+        ).one()
+    page = finance1.post(f"/payments/{payment_id}/authorise", follow_redirects=True)
+    assert "cannot authorise" in html(page)
+    post_step(finance2, f"/payments/{payment_id}/authorise")
+    post_step(finance1, f"/payments/{payment_id}/mark-paid", {"payment_reference": "SEPA-PRE-1"})
+    with sessions() as session:
+        assert session.get(Payment, payment_id).status == PaymentState.PAID  # type: ignore[union-attr]
+
+    post_step(
+        applicant,
+        f"/applications/{app_id}/submit_report",
+        {"summary": "Training delivered.", "claimed_costs": "8200", "subcontracted_costs": "0"},
+    )
+    assert scenario.status(app_id) == AppState.REPORT_SUBMITTED
+    page = html(officer.get(f"/applications/{app_id}"))
+    assert 'value="8200.00"' in page  # approved costs prefilled with the claim
+    post_step(
+        officer,
+        f"/applications/{app_id}/approve_report",
+        {"approved_costs": "8000", "comments": "In order."},
+    )
+    assert scenario.status(app_id) == AppState.REPORT_APPROVED
+
+    # Balance: the computed amount is shown before preparing; the preparer cannot authorise.
+    assert "Balance due: <strong>EUR 4,000.00</strong>" in html(
+        finance1.get(f"/applications/{app_id}")
+    )
+    post_step(finance1, f"/applications/{app_id}/prepare_payment")
+    assert scenario.status(app_id) == AppState.PAYMENT_PREPARED
+    page = finance1.post(f"/applications/{app_id}/authorise_payment", follow_redirects=True)
+    assert "cannot authorise" in html(page)
+    assert scenario.status(app_id) == AppState.PAYMENT_PREPARED
+    post_step(finance2, f"/applications/{app_id}/authorise_payment")
+    post_step(finance1, f"/applications/{app_id}/mark_paid", {"payment_reference": "SEPA-BAL-1"})
+    assert scenario.status(app_id) == AppState.PAID
+
+    # The auditor reads everything and changes nothing.
+    auditor = browser("auditor")
+    assert auditor.get(f"/applications/{app_id}").status_code == 200
+    for url in (
+        f"/applications/{app_id}/close",
+        f"/applications/{app_id}/terminate",
+        f"/applications/{app_id}/edit",
+        f"/applications/{app_id}/prefinancing",
+        f"/payments/{payment_id}/authorise",
+        f"/calls/{call_id}/actions/archive",
+        f"/evaluations/{scenario.evaluation_id(app_id, e1)}/scores",
+    ):
+        assert auditor.post(url, data={"reason": "x"}).status_code == 403, url
+    assert scenario.status(app_id) == AppState.PAID
+
+    post_step(officer, f"/applications/{app_id}/close")
+    assert scenario.status(app_id) == AppState.CLOSED
+
+    # Every step left its document, each downloadable once rendered.
+    documents.append(document_count(sessions, app_id))
+    assert documents[-1] > documents[0] >= 1
+    render_documents()
+    page = html(applicant.get(f"/applications/{app_id}"))
+    assert "Closure certificate" in page
+    assert "Being generated" not in page
+    with sessions() as session:
+        ids = session.scalars(select(Document.id).where(Document.application_id == app_id)).all()
+    for document_id in ids:
+        response = applicant.get(f"/documents/{document_id}")
+        assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    # Evaluators judge proposals; the SME's letters and payments are not theirs to read.
+    assert browser("evaluator1").get(f"/documents/{ids[0]}").status_code == 404
+
+    # The timeline shows every step, with who did it.
+    assert page.count('class="tl-time"') >= 20
+    assert "Mark balance paid" in page
+
+
+def test_a_conflicted_evaluator_steps_aside_and_is_replaced(
+    browser: Browser, scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    app_id = scenario.draft()
+    scenario.advance(app_id, AppState.IN_EVALUATION)
+    e1, _e2, e3 = scenario.people.evaluators
+    expert = browser("evaluator1")
+    evaluation_url = f"/evaluations/{scenario.evaluation_id(app_id, e1)}"
+
+    response = expert.post(f"{evaluation_url}/declare", data={"conflict": "yes", "statement": ""})
+    assert response.status_code == 422
+    assert "describe the conflict" in html(response)
+    expert.post(
+        f"{evaluation_url}/declare",
+        data={"conflict": "yes", "statement": "I worked for this SME last year."},
+    )
+    assert expert.get(f"/applications/{app_id}").status_code == 404
+    assert GOOD_ANSWERS["summary"] not in html(expert.get(evaluation_url))
+
+    officer = browser("officer")
+    page = html(officer.get(f"/applications/{app_id}"))
+    assert "Replace a conflicted evaluator" in page
+    post_step(
+        officer, f"/applications/{app_id}/replace-evaluator", {"evaluator_id": str(e3.user_id)}
+    )
+    with sessions() as session:
+        assigned = session.scalars(
+            select(Evaluation.evaluator_id).where(Evaluation.application_id == app_id)
+        ).all()
+    assert e3.user_id in assigned
+
+
+def test_wrong_input_on_an_action_keeps_it_and_shows_the_errors(
+    browser: Browser, scenario: Scenario
+) -> None:
+    app_id = scenario.draft()
+    scenario.advance(app_id, AppState.SUBMITTED)
+    officer = browser("officer")
+    response = officer.post(
+        f"/applications/{app_id}/check_eligibility",
+        data={"manual_sme_status": "passed", "evidence_sme_status": "Register extract"},
+    )
+    assert response.status_code == 422
+    body = html(response)
+    assert "Register extract" in body
+    assert "choose passed or failed" in body
+    assert scenario.status(app_id) == AppState.SUBMITTED
+
+    # An unknown step is not a page; a step of another role is forbidden.
+    assert officer.post(f"/applications/{app_id}/rank").status_code == 404
+    assert officer.post(f"/applications/{app_id}/teleport").status_code == 404
+    assert officer.post(f"/applications/{app_id}/submit").status_code == 403
+
+
+def test_submitting_an_empty_draft_lists_what_is_missing(
+    browser: Browser, scenario: Scenario
+) -> None:
+    applicant = browser("applicant2")
+    response = applicant.post(f"/calls/{scenario.call_id}/apply")
+    app_id = int(response.headers["Location"].split("/")[2])
+    # A second start leads to the same application: one per SME per call.
+    again = applicant.post(f"/calls/{scenario.call_id}/apply")
+    assert again.headers["Location"].endswith(f"/applications/{app_id}")
+
+    page = applicant.post(f"/applications/{app_id}/submit", follow_redirects=True)
+    assert page.status_code == 200
+    body = html(page)
+    assert "Requested amount" in body and "Project title" in body
+    assert "declaration of honour has not been signed" in body
+    assert scenario.status(app_id) == AppState.DRAFT
+
+
+def test_the_other_paths_withdraw_redress_decline_promote_return_terminate(
+    app: Flask, login: Login, sessions: sessionmaker[Session]
+) -> None:
+    # A budget for one voucher only, so the second goes to the reserve list.
+    scenario = Scenario(sessions, smes=4, budget=Decimal("10000.00"))
+    browser = Browser(app, login, scenario)
+    officer = browser("officer")
+
+    withdrawn = scenario.draft(3)
+    scenario.advance(withdrawn, AppState.SUBMITTED)
+    post_step(browser("applicant3"), f"/applications/{withdrawn}/withdraw", {"reason": "Later."})
+    assert scenario.status(withdrawn) == AppState.WITHDRAWN
+
+    ineligible = scenario.draft(2)
+    scenario.advance(ineligible, AppState.SUBMITTED)
+    scenario.check_eligibility(ineligible, passed=False)
+    assert scenario.status(ineligible) == AppState.INELIGIBLE
+    post_step(
+        officer,
+        f"/applications/{ineligible}/redress",
+        {"request": "We are an SME: see the register.", "decision": "Justified."},
+    )
+    assert scenario.status(ineligible) == AppState.SUBMITTED
+
+    first, second = scenario.draft(0), scenario.draft(1)
+    scenario.advance(first, AppState.EVALUATED, ("5", "5", "5"))
+    scenario.advance(second, AppState.EVALUATED, ("4", "4", "4"))
+    scenario.rank()
+    assert scenario.status(first) == AppState.SELECTED
+    assert scenario.status(second) == AppState.RESERVE
+
+    post_step(officer, f"/applications/{first}/offer")
+    post_step(browser("applicant0"), f"/applications/{first}/decline", {"reason": "No time."})
+    assert scenario.status(first) == AppState.DECLINED
+    assert "Promote from the reserve list" in html(officer.get(f"/applications/{second}"))
+    post_step(officer, f"/applications/{second}/promote")
+    assert scenario.status(second) == AppState.SELECTED
+
+    scenario.advance(second, AppState.REPORT_SUBMITTED)
+    post_step(officer, f"/applications/{second}/return_report", {"comments": "Add invoices."})
+    assert scenario.status(second) == AppState.CONTRACTED
+    post_step(officer, f"/applications/{second}/terminate", {"reason": "Liquidation."})
+    assert scenario.status(second) == AppState.TERMINATED
