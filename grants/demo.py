@@ -7,9 +7,10 @@ demo's audit trail, documents and states are real. Loading it twice changes noth
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -165,6 +166,12 @@ TOPICS = [
 ]
 
 
+def brussels_five_pm(day: datetime) -> datetime:
+    """Deadlines are stated as 17:00 Brussels time (DOMAIN.md), stored in UTC."""
+    local = datetime.combine(day.date(), time(17, 0), tzinfo=ZoneInfo("Europe/Brussels"))
+    return local.astimezone(UTC)
+
+
 def _answer(field_type: str, name: str, topic: str, index: int, amount: Decimal) -> Any:
     """A plausible answer per field type, so the demo works whatever the form holds."""
     start = date(2027, 2, 1)
@@ -283,7 +290,7 @@ class DemoBuilder:
             budget=Decimal("80000.00"),
             max_per_voucher=Decimal("8000.00"),
             opens_at=ups_open,
-            deadline=(ups_open + timedelta(days=90)).replace(hour=16),
+            deadline=brussels_five_pm(ups_open + timedelta(days=90)),
             form=list(VOUCHER_FORM),
         )
         int_open = now - timedelta(days=20)
@@ -299,7 +306,7 @@ class DemoBuilder:
             budget=Decimal("30000.00"),
             max_per_voucher=Decimal("2000.00"),
             opens_at=int_open,
-            deadline=(int_open + timedelta(days=100)).replace(hour=16),
+            deadline=brussels_five_pm(int_open + timedelta(days=100)),
             batch_ranking=True,
             form=list(VOUCHER_FORM),
         )

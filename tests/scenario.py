@@ -7,18 +7,29 @@ seeing each other's data, and never rely on what another test left behind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from forms.defaults import VOUCHER_FORM
 from grants.auth import hash_password
 from grants.db import unit_of_work, utcnow
-from grants.models import Application, Organisation, User
+from grants.models import (
+    Application,
+    AuditEvent,
+    Document,
+    DocumentStatus,
+    Organisation,
+    Payment,
+    User,
+)
 from grants.services import (
     applications,
     awards,
@@ -99,22 +110,37 @@ class Scenario:
         budget: Decimal = Decimal("100000.00"),
         max_per_voucher: Decimal = Decimal("10000.00"),
         batch_ranking: bool = True,
+        cumulative_cap: Decimal = Decimal("60000.00"),
     ) -> None:
         self.sessions = sessions
         self.tag = uuid.uuid4().hex[:8]
         self.people = self._create_people(smes)
-        now = utcnow().replace(microsecond=0)
-        spec = calls.CallSpec(
-            reference=f"T-{self.tag.upper()}",
-            title=f"Test call {self.tag}",
-            description="A call made by a test.",
+        self._calls = 0
+        self.call_id = self.add_call(
             budget=budget,
             max_per_voucher=max_per_voucher,
-            opens_at=now - timedelta(days=1),
-            deadline=now + timedelta(days=45),
             batch_ranking=batch_ranking,
-            form=list(VOUCHER_FORM),
+            cumulative_cap=cumulative_cap,
         )
+
+    def add_call(self, **overrides: Any) -> int:
+        """Another published call for the same people (``overrides`` go to the CallSpec)."""
+        self._calls += 1
+        suffix = "" if self._calls == 1 else f"-{self._calls}"
+        now = utcnow().replace(microsecond=0)
+        fields: dict[str, Any] = {
+            "reference": f"T-{self.tag.upper()}{suffix}",
+            "title": f"Test call {self.tag}{suffix}",
+            "description": "A call made by a test.",
+            "budget": Decimal("100000.00"),
+            "max_per_voucher": Decimal("10000.00"),
+            "opens_at": now - timedelta(days=1),
+            "deadline": now + timedelta(days=45),
+            "batch_ranking": True,
+            "form": list(VOUCHER_FORM),
+        }
+        fields.update(overrides)
+        spec = calls.CallSpec(**fields)
         officer = self.people.officer
 
         def make_call(s: Session) -> int:
@@ -122,7 +148,7 @@ class Scenario:
             calls.publish(s, officer, call.id, now=spec.opens_at)
             return call.id
 
-        self.call_id = self.run(make_call)
+        return self.run(make_call)
 
     # -- plumbing -------------------------------------------------------------------------
     def run(self, action: Callable[[Session], T]) -> T:
@@ -193,11 +219,14 @@ class Scenario:
         amount: str = "8000.00",
         answers: dict[str, Any] | None = None,
         sign: bool = True,
+        call_id: int | None = None,
     ) -> int:
         actor = self.people.applicants[sme]
 
         def create(s: Session) -> int:
-            app = applications.create_draft(s, actor, self.call_id, title=f"Project {sme}")
+            app = applications.create_draft(
+                s, actor, call_id or self.call_id, title=f"Project {sme}"
+            )
             applications.save_draft(
                 s,
                 actor,
@@ -265,8 +294,8 @@ class Scenario:
             )
         )
 
-    def rank(self) -> None:
-        self.run(lambda s: awards.rank_call(s, self.people.officer, self.call_id))
+    def rank(self, call_id: int | None = None) -> None:
+        self.run(lambda s: awards.rank_call(s, self.people.officer, call_id or self.call_id))
 
     def accept(self, app_id: int) -> None:
         owner = self.owner(app_id)
@@ -293,7 +322,7 @@ class Scenario:
                 self.score(app_id, self.people.evaluators[1], scores),
                 self.close_evaluation(app_id, scores),
             ),
-            AppState.EVALUATED: self.rank,
+            AppState.EVALUATED: lambda: self.rank(self.application(app_id).call_id),
             AppState.SELECTED: lambda: self.run(lambda s: awards.offer(s, officer, app_id)),
             AppState.OFFERED: lambda: self.accept(app_id),
             AppState.CONTRACTED: lambda: self.run(
@@ -329,3 +358,129 @@ class Scenario:
             if current not in steps or HAPPY_PATH.index(current) > target_index:
                 raise AssertionError(f"cannot advance from {current} to {target}")
             steps[current]()
+
+    # -- more building blocks -------------------------------------------------------------
+    def prefinancing(self, app_id: int, *, until: str = "paid") -> int:
+        """The pre-financing instalment of a contracted voucher: prepared, authorised, paid."""
+        f1, f2 = self.people.finance
+        payment_id = self.run(lambda s: payments.prepare_prefinancing(s, f1, app_id).id)
+        if until in ("authorised", "paid"):
+            self.run(lambda s: payments.authorise_instalment(s, f2, payment_id))
+        if until == "paid":
+            self.run(
+                lambda s: payments.mark_instalment_paid(
+                    s, f1, payment_id, payment_reference=f"SEPA-PRE-{payment_id}"
+                )
+            )
+        return payment_id
+
+    def payments_of(self, app_id: int) -> list[Payment]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Payment).where(Payment.application_id == app_id).order_by(Payment.id)
+                )
+            )
+
+    def documents_of(self, app_id: int) -> list[Document]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Document)
+                    .where(Document.application_id == app_id)
+                    .order_by(Document.created_at, Document.id)
+                )
+            )
+
+    def events_of(self, app_id: int) -> list[AuditEvent]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(AuditEvent)
+                    .where(AuditEvent.application_id == app_id)
+                    .order_by(AuditEvent.id)
+                )
+            )
+
+    def totals(self) -> tuple[int, int]:
+        """(audit events, documents) in the whole database: a step that was refused adds none."""
+        with self.sessions() as session:
+            return (
+                session.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+                session.scalar(select(func.count()).select_from(Document)) or 0,
+            )
+
+
+@contextmanager
+def pending_documents_discarded(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """Mark the PDF jobs left pending by the enclosed code as failed, unrendered, afterwards.
+
+    Rendering costs ~0.15 s a document and ``drain`` renders every pending job in the
+    database; tests that do not look at documents use this so that the next test that
+    drains does not pay for theirs.
+    """
+    start = utcnow()
+    try:
+        yield
+    finally:
+        with unit_of_work(sessions) as session:
+            session.execute(
+                update(Document)
+                .where(Document.status == DocumentStatus.PENDING, Document.created_at >= start)
+                .values(status=DocumentStatus.FAILED, last_error="not rendered: discarded by test")
+            )
+
+
+# -- raw access to the audit trail, around the application (for tamper tests) -------------
+APPEND_ONLY_TRIGGER = "audit_events_append_only"
+
+
+def _column(name: str) -> str:
+    return f'"{name}"'  # `before`, `after` and `hash` are keywords in some dialects
+
+
+def audit_row(engine: Engine, event_id: int) -> dict[str, Any]:
+    table = AuditEvent.__table__
+    with engine.connect() as conn:
+        return dict(conn.execute(select(table).where(table.c.id == event_id)).mappings().one())
+
+
+def behind_the_append_only_trigger(engine: Engine, change: Callable[[Connection], Any]) -> None:
+    """Run ``change(conn)`` in one transaction; on PostgreSQL with the trigger switched off
+    for that transaction only (it is enabled again before the commit)."""
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        if postgres:
+            conn.execute(text(f"ALTER TABLE audit_events DISABLE TRIGGER {APPEND_ONLY_TRIGGER}"))
+        change(conn)
+        if postgres:
+            conn.execute(text(f"ALTER TABLE audit_events ENABLE TRIGGER {APPEND_ONLY_TRIGGER}"))
+
+
+def update_audit_event(conn: Connection, event_id: int, values: dict[str, Any]) -> None:
+    table = AuditEvent.__table__
+    assignments = ", ".join(f"{_column(k)} = :{k}" for k in values)
+    statement = text(f"UPDATE audit_events SET {assignments} WHERE id = :event_id").bindparams(
+        *(bindparam(k, type_=table.c[k].type) for k in values)
+    )
+    assert conn.execute(statement, {**values, "event_id": event_id}).rowcount == 1
+
+
+def insert_audit_event(conn: Connection, row: dict[str, Any]) -> None:
+    table = AuditEvent.__table__
+    names = list(row)
+    statement = text(
+        f"INSERT INTO audit_events ({', '.join(map(_column, names))}) "
+        f"VALUES ({', '.join(f':{n}' for n in names)})"
+    ).bindparams(*(bindparam(n, type_=table.c[n].type) for n in names))
+    conn.execute(statement, row)
+
+
+def rewrite_audit_events(engine: Engine, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """Apply several audit row updates, in order, in one transaction behind the trigger."""
+
+    def change(conn: Connection) -> None:
+        for event_id, values in rows:
+            update_audit_event(conn, event_id, values)
+
+    behind_the_append_only_trigger(engine, change)

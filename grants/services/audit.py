@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -117,10 +118,12 @@ class ChainReport:
 
 
 def _events(session: Session) -> Iterator[AuditEvent]:
-    # Streams in id order; an auditor's chain can be long.
-    yield from session.scalars(
+    # Streams in id order; an auditor's chain can be long. On PostgreSQL yield_per uses a
+    # server-side cursor: close it even when the caller stops early (a broken chain).
+    with session.scalars(
         select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
-    )
+    ) as events:
+        yield from events
 
 
 def verify_chain(session: Session) -> ChainReport:
@@ -128,20 +131,27 @@ def verify_chain(session: Session) -> ChainReport:
     expected_prev = GENESIS_HASH
     expected_id = 1
     checked = 0
-    for event in _events(session):
-        if event.id != expected_id:
-            return ChainReport(
-                False, checked, event.id, f"event {expected_id} is missing before event {event.id}"
-            )
-        if event.prev_hash != expected_prev:
-            return ChainReport(
-                False, checked, event.id, "its previous-hash link does not match the event before"
-            )
-        if compute_hash(event) != event.hash:
-            return ChainReport(False, checked, event.id, "its content does not match its hash")
-        expected_prev = event.hash
-        expected_id += 1
-        checked += 1
+    with closing(_events(session)) as events:
+        for event in events:
+            if event.id != expected_id:
+                return ChainReport(
+                    False,
+                    checked,
+                    event.id,
+                    f"event {expected_id} is missing before event {event.id}",
+                )
+            if event.prev_hash != expected_prev:
+                return ChainReport(
+                    False,
+                    checked,
+                    event.id,
+                    "its previous-hash link does not match the event before",
+                )
+            if compute_hash(event) != event.hash:
+                return ChainReport(False, checked, event.id, "its content does not match its hash")
+            expected_prev = event.hash
+            expected_id += 1
+            checked += 1
     return ChainReport(True, checked)
 
 

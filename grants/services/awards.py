@@ -9,9 +9,10 @@ from schwifty.exceptions import SchwiftyException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from grants import programme
 from grants.db import utcnow
 from grants.formatting import format_eur, local_time
-from grants.models import Application, Call
+from grants.models import Application, Call, Organisation
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_own, require_role
 from grants.services.workflow import StepResult, apply, load_application, load_call
@@ -174,7 +175,7 @@ def organisation_awarded_total(session: Session, application: Application) -> De
     return Decimal(total)
 
 
-def agreement_details(application: Application) -> dict[str, object]:
+def agreement_details(application: Application, officer: Actor) -> dict[str, object]:
     call = application.call
     award = application.awarded_amount or Decimal(0)
     pre = prefinancing_amount(award, call.prefinancing_percent)
@@ -204,14 +205,22 @@ def agreement_details(application: Application) -> dict[str, object]:
             "Keep all supporting documents for 5 years after the final payment "
             "(3 years for vouchers up to EUR 60,000) and give access to EU auditors.",
         ],
-        "beneficiary": "LEVIATAD Eurocluster consortium",
-        "signatory": application.organisation.legal_name,
+        "beneficiary": f"{programme.PROGRAMME_NAME} consortium",
+        # The programme officer who makes the offer signs for the beneficiary.
+        "signatory": officer.name,
     }
 
 
 def offer(session: Session, actor: Actor, application_id: int) -> StepResult:
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
+    # Offers to one SME from different calls queue on the SME's row: otherwise each could
+    # pass the cumulative cap without seeing the other (PostgreSQL, READ COMMITTED).
+    session.execute(
+        select(Organisation.id)
+        .where(Organisation.id == application.organisation_id)
+        .with_for_update()
+    )
     return apply(
         session,
         actor,
@@ -222,7 +231,7 @@ def offer(session: Session, actor: Actor, application_id: int) -> StepResult:
             "organisation_awarded_total": organisation_awarded_total(session, application),
             "cumulative_cap": application.call.cumulative_cap,
         },
-        details=agreement_details(application),
+        details=agreement_details(application, actor),
     )
 
 

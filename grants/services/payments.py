@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grants import programme
@@ -21,6 +22,7 @@ from grants.services.applications import ValidationFailed, require_role
 from grants.services.awards import mask_iban
 from grants.services.reporting import latest_report
 from grants.services.workflow import (
+    NotFound,
     StepResult,
     apply,
     check,
@@ -133,12 +135,21 @@ def prepare_prefinancing(session: Session, actor: Actor, application_id: int) ->
     return payment
 
 
+def _load_instalment(session: Session, payment_id: int) -> tuple[Application, Payment]:
+    """Lock the application, then its payment: the order every other payment step takes
+    (terminate, the balance steps), so two of them on one voucher cannot deadlock."""
+    application_id = session.scalar(select(Payment.application_id).where(Payment.id == payment_id))
+    if application_id is None:
+        raise NotFound(f"no payment {payment_id}")
+    application = load_application(session, application_id)
+    return application, load_payment(session, payment_id)
+
+
 def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> StepResult:
     """Second finance officer: never the one who prepared it (also a database constraint)."""
-    payment = load_payment(session, payment_id)
+    application, payment = _load_instalment(session, payment_id)
     if payment.instalment != Instalment.PREFINANCING:
         raise TransitionRefused("the balance is authorised from the application's page")
-    application = load_application(session, payment.application_id)
     result = fire_other(
         session,
         actor,
@@ -160,12 +171,11 @@ def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> Ste
 def mark_instalment_paid(
     session: Session, actor: Actor, payment_id: int, *, payment_reference: str
 ) -> StepResult:
-    payment = load_payment(session, payment_id)
+    application, payment = _load_instalment(session, payment_id)
     if payment.instalment != Instalment.PREFINANCING:
         raise TransitionRefused("the balance is marked paid from the application's page")
     if not payment_reference.strip():
         raise ValidationFailed({"payment_reference": "give the bank's payment reference"})
-    application = load_application(session, payment.application_id)
     result = fire_other(
         session,
         actor,

@@ -1,0 +1,397 @@
+"""The hash-chained audit trail: it verifies, and any change to it is caught and located.
+
+The database is shared by the whole run, so every test that tampers with a row puts it back
+in a ``finally`` and checks that the chain verifies again. On PostgreSQL the rows are
+protected by the ``audit_events_append_only`` trigger; tampering disables it for the one
+statement that needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from grants.app import Runtime
+from grants.db import unit_of_work
+from grants.models import AuditEvent, Document
+from grants.services import audit
+from grants.services.audit import ChainReport, compute_hash, verify_chain
+from tests.scenario import (
+    Scenario,
+    audit_row,
+    behind_the_append_only_trigger,
+    insert_audit_event,
+    pending_documents_discarded,
+    rewrite_audit_events,
+)
+from workflows.voucher import AppState
+
+TABLE = AuditEvent.__table__
+TAMPERABLE = [c.name for c in TABLE.columns if c.name != "id"]
+
+
+@pytest.fixture(autouse=True)
+def _discard_unrendered_documents(sessions: sessionmaker[Session]) -> Iterator[None]:
+    with pending_documents_discarded(sessions):
+        yield
+
+
+@pytest.fixture
+def engine(runtime: Runtime) -> Engine:
+    return runtime.engine
+
+
+# -- raw access to the table, around the application ---------------------------------------
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def assert_append_only(engine: Engine, event_id: int) -> None:
+    """On PostgreSQL the database itself refuses to change or remove an audit row."""
+    for statement in (
+        "UPDATE audit_events SET actor_name = 'someone else' WHERE id = :id",
+        "DELETE FROM audit_events WHERE id = :id",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement), {"id": event_id})
+
+
+def verify(sessions: sessionmaker[Session]) -> ChainReport:
+    with sessions() as session:
+        return verify_chain(session)
+
+
+def assert_intact(sessions: sessionmaker[Session]) -> ChainReport:
+    report = verify(sessions)
+    assert report.ok, report
+    return report
+
+
+def flip(value: str) -> str:
+    """The same text with its last character changed: one byte of difference."""
+    return value[:-1] + ("0" if value[-1] != "0" else "1")
+
+
+# -- a chain to work on ----------------------------------------------------------------------
+
+
+def walked(scenario: Scenario, target: AppState = AppState.SUBMITTED) -> int:
+    app_id = scenario.draft(0)
+    scenario.advance(app_id, target)
+    return app_id
+
+
+def test_the_chain_verifies_after_a_full_lifecycle(
+    scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    app_id = walked(scenario, AppState.CLOSED)
+    report = assert_intact(sessions)
+    with sessions() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert report.checked == len(events)
+        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        assert events[0].prev_hash == audit.GENESIS_HASH
+        for previous, event in itertools.pairwise(events):
+            assert event.prev_hash == previous.hash
+            assert event.occurred_at >= previous.occurred_at
+        mine = [e for e in events if e.application_id == app_id]
+    actions = [e.action for e in mine]
+    assert actions[:3] == ["create_draft", "save_draft", "submit"]
+    assert actions[-1] == "close"
+    assert all(e.request_id == f"test-{scenario.tag}" for e in mine)
+    assert all(e.actor_id is not None and e.actor_role for e in mine)
+    submit = next(e for e in mine if e.action == "submit")
+    assert (submit.before["status"], submit.after["status"]) == ("draft", "submitted")
+
+
+def tampered_value(
+    column: str, original: Mapping[str, Any], scenario: Scenario, other_app: int
+) -> Any:
+    value = original[column]
+    match column:
+        case "occurred_at":
+            return value + timedelta(seconds=1)
+        case "actor_id":
+            return scenario.people.auditor.user_id
+        case "application_id":
+            return other_app
+        case "actor_role":
+            return "auditor"
+        case "ip":
+            return "203.0.113.7"
+        case "before" | "after":
+            return {**value, "status": "closed"}
+        case _:
+            return flip(value)
+
+
+def test_every_column_but_the_id_is_covered() -> None:
+    assert set(TAMPERABLE) == {
+        "occurred_at",
+        "actor_id",
+        "actor_name",
+        "actor_role",
+        "action",
+        "entity_type",
+        "entity_id",
+        "application_id",
+        "before",
+        "after",
+        "request_id",
+        "ip",
+        "prev_hash",
+        "hash",
+    }
+
+
+@pytest.mark.parametrize("column", TAMPERABLE)
+def test_tampering_with_any_field_is_detected_and_located(
+    scenario: Scenario, sessions: sessionmaker[Session], engine: Engine, column: str
+) -> None:
+    app_id = walked(scenario)
+    other_app = scenario.draft(1)  # events follow the tampered one
+    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "submit")
+    assert_intact(sessions)
+    original = audit_row(engine, event_id)
+    changed = tampered_value(column, original, scenario, other_app)
+    assert changed != original[column]
+    if is_postgres(engine):
+        assert_append_only(engine, event_id)
+    rewrite_audit_events(engine, [(event_id, {column: changed})])
+    try:
+        assert audit_row(engine, event_id)[column] == changed
+        report = verify(sessions)
+        assert not report.ok
+        assert report.first_bad_id == event_id
+        expected = "previous-hash" if column == "prev_hash" else "does not match its hash"
+        assert expected in report.problem
+    finally:
+        rewrite_audit_events(engine, [(event_id, {column: original[column]})])
+    assert audit_row(engine, event_id) == original
+    assert_intact(sessions)
+
+
+def test_a_deleted_event_is_detected(
+    scenario: Scenario, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    app_id = walked(scenario)
+    scenario.draft(1)
+    # save_draft produces no document, so nothing else points at it.
+    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "save_draft")
+    with sessions() as session:
+        assert session.scalar(select(func.count()).where(Document.audit_event_id == event_id)) == 0
+    assert_intact(sessions)
+    original = audit_row(engine, event_id)
+    if is_postgres(engine):
+        assert_append_only(engine, event_id)
+    behind_the_append_only_trigger(
+        engine,
+        lambda conn: conn.execute(
+            text("DELETE FROM audit_events WHERE id = :id"), {"id": event_id}
+        ),
+    )
+    try:
+        report = verify(sessions)
+        assert not report.ok
+        assert report.first_bad_id == event_id + 1
+        assert f"event {event_id} is missing" in report.problem
+    finally:
+        with engine.begin() as conn:  # inserting is what the table allows
+            insert_audit_event(conn, original)
+    assert audit_row(engine, event_id) == original
+    assert_intact(sessions)
+
+
+@pytest.mark.parametrize("distance", [1, 3])
+def test_swapping_two_events_is_detected(
+    scenario: Scenario, sessions: sessionmaker[Session], engine: Engine, distance: int
+) -> None:
+    app_id = walked(scenario, AppState.ELIGIBLE)
+    scenario.draft(1)
+    first = next(e.id for e in scenario.events_of(app_id) if e.action == "save_draft")
+    second = first + distance
+    assert_intact(sessions)
+    a, b = audit_row(engine, first), audit_row(engine, second)
+    content = TAMPERABLE
+
+    def swap(x: Mapping[str, Any], y: Mapping[str, Any], x_id: int, y_id: int) -> None:
+        # prev_hash and hash are unique: park one row's on placeholders first.
+        rewrite_audit_events(
+            engine,
+            [
+                (x_id, {"prev_hash": "p" * 64, "hash": "h" * 64}),
+                (y_id, {c: x[c] for c in content}),
+                (x_id, {c: y[c] for c in content}),
+            ],
+        )
+
+    swap(a, b, first, second)
+    try:
+        assert audit_row(engine, first)["hash"] == b["hash"]
+        report = verify(sessions)
+        assert not report.ok
+        assert report.first_bad_id == first
+    finally:
+        swap(audit_row(engine, first), audit_row(engine, second), first, second)
+    assert (audit_row(engine, first), audit_row(engine, second)) == (a, b)
+    assert_intact(sessions)
+
+
+def test_a_recomputed_hash_still_breaks_the_link_to_the_next_event(
+    scenario: Scenario, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """A forger who fixes the tampered event's own hash is caught at the next event."""
+    app_id = walked(scenario)
+    scenario.draft(1)
+    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "submit")
+    assert_intact(sessions)
+    original = audit_row(engine, event_id)
+    forged = AuditEvent(**{**original, "actor_name": "Someone Else"})
+    forged_hash = compute_hash(forged)
+    rewrite_audit_events(engine, [(event_id, {"actor_name": "Someone Else", "hash": forged_hash})])
+    try:
+        report = verify(sessions)
+        assert not report.ok
+        assert report.first_bad_id == event_id + 1
+        assert "previous-hash" in report.problem
+    finally:
+        rewrite_audit_events(
+            engine, [(event_id, {"actor_name": original["actor_name"], "hash": original["hash"]})]
+        )
+    assert_intact(sessions)
+
+
+# -- no fork -----------------------------------------------------------------------------------
+
+
+def test_the_database_refuses_a_second_event_after_the_same_predecessor(
+    scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    walked(scenario)
+    with sessions() as session:
+        head = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+        fork = {c: getattr(head, c) for c in TAMPERABLE} | {"actor_name": "fork"}
+    for clash in ({"id": head.id + 1}, {"id": head.id}):  # same predecessor / same position
+        row = AuditEvent(**{**fork, **clash})
+        row.hash = compute_hash(row)
+        with pytest.raises(IntegrityError), unit_of_work(sessions) as session:
+            session.add(row)
+            session.flush()
+    assert_intact(sessions)
+
+
+def _record_in_parallel(
+    sessions: sessionmaker[Session], scenario: Scenario, writers: int, each: int
+) -> list[BaseException]:
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+    actor = scenario.people.officer
+
+    def write(index: int) -> None:
+        try:
+            for n in range(each):
+                with unit_of_work(sessions) as session:
+                    if n == 0:
+                        barrier.wait(timeout=10)
+                    audit.record(
+                        session,
+                        actor,
+                        "concurrency_probe",
+                        entity_type="test",
+                        entity_id=f"{scenario.tag}-{index}-{n}",
+                        after={"writer": index, "n": n},
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    return errors
+
+
+def probes(sessions: sessionmaker[Session], scenario: Scenario) -> int:
+    with sessions() as session:
+        return session.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "concurrency_probe",
+                AuditEvent.entity_id.like(f"{scenario.tag}-%"),
+            )
+        )
+
+
+def test_concurrent_writers_extend_one_chain(
+    scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    errors = _record_in_parallel(sessions, scenario, writers=4, each=5)
+    assert errors == []
+    assert probes(sessions, scenario) == 20
+    assert_intact(sessions)
+
+
+def test_without_the_lock_a_racing_writer_fails_instead_of_forking(
+    scenario: Scenario,
+    sessions: sessionmaker[Session],
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Even if the chain lock were missed, the unique prev_hash and id keep the chain linear.
+
+    With the lock gone, both writers are held after reading the chain head until the other
+    has read it too, then both append. On PostgreSQL one of them must fail on the unique
+    constraint. SQLite serialises whole write transactions (BEGIN IMMEDIATE), so the second
+    writer cannot even read the head before the first commits: both succeed, in turn.
+    """
+    read_head = threading.Barrier(2)
+    real_compute_hash = audit.compute_hash
+    # On SQLite the other writer cannot get there while this one holds the write lock.
+    patience = 10.0 if is_postgres(engine) else 0.2
+
+    def after_reading_the_head(event: AuditEvent) -> str:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            read_head.wait(timeout=patience)
+        return real_compute_hash(event)
+
+    monkeypatch.setattr(audit, "_lock_chain", lambda _session: None)
+    monkeypatch.setattr(audit, "compute_hash", after_reading_the_head)
+    errors: list[BaseException] = []
+    actor = scenario.people.officer
+
+    def write(index: int) -> None:
+        try:
+            with unit_of_work(sessions) as session:
+                audit.record(
+                    session,
+                    actor,
+                    "concurrency_probe",
+                    entity_type="test",
+                    entity_id=f"{scenario.tag}-{index}",
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.undo()
+    assert all(isinstance(e, IntegrityError) for e in errors), errors
+    assert len(errors) == (1 if is_postgres(engine) else 0)
+    assert probes(sessions, scenario) == 2 - len(errors)
+    assert_intact(sessions)

@@ -1,0 +1,198 @@
+"""The `cascade` command, run through Flask's CLI runner against the run's database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pypdf
+import pytest
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from documents.storage import DocumentStorage
+from grants.app import Runtime
+from grants.demo import INTERNATIONALISATION, UPSKILLING
+from grants.models import Application, AuditEvent, Call, Document, DocumentStatus
+from grants.services import documents
+from grants.services.documents import DrainResult
+from tests.scenario import Scenario, audit_row, pending_documents_discarded, rewrite_audit_events
+from workflows.voucher import AppState
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def cascade(app: Flask) -> Invoke:
+    """`cascade <args>` with the fixtures' app, so it runs against this run's database."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(args=list(args))
+
+    return invoke
+
+
+def event_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def test_audit_verify_reports_ok_with_the_number_of_events(
+    cascade: Invoke, scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    with pending_documents_discarded(sessions):
+        scenario.submit(scenario.draft())
+    result = cascade("audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"OK {event_count(sessions)} events"
+
+
+def test_audit_verify_names_a_tampered_event_and_fails(
+    cascade: Invoke, scenario: Scenario, sessions: sessionmaker[Session], runtime: Runtime
+) -> None:
+    app_id = scenario.draft()
+    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "save_draft")
+    scenario.draft(1)  # not the last event of the chain
+    original = audit_row(runtime.engine, event_id)
+    name = original["actor_name"]
+    one_byte = name[:-1] + ("X" if name[-1] != "X" else "Y")
+    rewrite_audit_events(runtime.engine, [(event_id, {"actor_name": one_byte})])
+    try:
+        result = cascade("audit", "verify")
+        assert result.exit_code == 1
+        assert re.search(rf"\bevent {event_id}\b", result.stderr), result.output
+        assert "OK" not in result.stdout
+    finally:
+        rewrite_audit_events(runtime.engine, [(event_id, {"actor_name": name})])
+    assert audit_row(runtime.engine, event_id) == original
+    assert cascade("audit", "verify").exit_code == 0
+
+
+def demo_footprint(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    with sessions() as session:
+        demo_apps = (
+            select(Application.id, Application.status, Application.version)
+            .join(Call)
+            .where(Call.reference.in_([UPSKILLING, INTERNATIONALISATION]))
+            .order_by(Application.id)
+        )
+        return {
+            "applications": session.scalar(select(func.count()).select_from(Application)),
+            "audit_events": session.scalar(select(func.count()).select_from(AuditEvent)),
+            "documents": session.scalar(select(func.count()).select_from(Document)),
+            "demo": [(row.id, row.status, row.version) for row in session.execute(demo_apps)],
+        }
+
+
+SAMPLE = 3  # documents the demo command renders for real in this test, per run
+
+
+def test_demo_twice_changes_nothing_and_shows_every_state(
+    cascade: Invoke,
+    sessions: sessionmaker[Session],
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`cascade demo` loads once; a second run finds it and changes nothing.
+
+    The demo queues ~140 PDFs, about 30 s of WeasyPrint per backend. The command's drain is
+    limited to a sample here (rendering every kind is test_documents_outbox's job) and the
+    jobs left pending are discarded afterwards, so later drains do not pay for them either.
+    """
+    real_drain = documents.drain
+    drains: list[DrainResult] = []
+
+    def sampled_drain(factory: sessionmaker[Session], storage: DocumentStorage) -> DrainResult:
+        result = real_drain(factory, storage, limit=SAMPLE)
+        drains.append(result)
+        return result
+
+    monkeypatch.setattr(documents, "drain", sampled_drain)
+    with pending_documents_discarded(sessions):
+        first = cascade("demo")
+        assert first.exit_code == 0, first.output
+        assert re.match(r"demo (loaded|already present); ", first.output), first.output
+        assert f"{drains[0].rendered} documents rendered, 0 failed" in first.output
+        after_first = demo_footprint(sessions)
+
+        second = cascade("demo")
+        assert second.exit_code == 0, second.output
+        assert second.output.startswith("demo already present;")
+        assert f"{drains[1].rendered} documents rendered, 0 failed" in second.output
+        assert demo_footprint(sessions) == after_first
+        assert len(drains) == 2 and all(d.failed == 0 for d in drains)
+
+        demo_states = {status for _id, status, _version in after_first["demo"]}
+        assert demo_states == {str(s) for s in AppState}
+        with sessions() as session:
+            rendered = session.execute(
+                select(Document.storage_key, Application.reference)
+                .join(Application)
+                .join(Call)
+                .where(
+                    Call.reference.in_([UPSKILLING, INTERNATIONALISATION]),
+                    Document.status == DocumentStatus.READY,
+                )
+            ).all()
+        assert rendered
+        for key, reference in rendered[:SAMPLE]:
+            text = "".join(
+                page.extract_text()
+                for page in pypdf.PdfReader(io.BytesIO(runtime.storage.read(key))).pages
+            )
+            assert reference in text
+    assert cascade("audit", "verify").exit_code == 0
+
+
+def test_worker_once_renders_pending_documents(
+    cascade: Invoke, scenario: Scenario, runtime: Runtime
+) -> None:
+    app_id = scenario.draft()
+    scenario.submit(app_id)
+    (receipt,) = scenario.documents_of(app_id)
+    assert receipt.status == DocumentStatus.PENDING
+
+    result = cascade("worker", "--once")
+    assert result.exit_code == 0, result.output
+    rendered = re.fullmatch(r"rendered (\d+), failed 0\n", result.output)
+    assert rendered and int(rendered.group(1)) >= 1
+    (receipt,) = scenario.documents_of(app_id)
+    assert receipt.status == DocumentStatus.READY
+    assert runtime.storage.read(receipt.storage_key or "").startswith(b"%PDF-")
+
+    again = cascade("worker", "--once")  # nothing left: nothing done, nothing said
+    assert (again.exit_code, again.output) == (0, "")
+
+
+def test_audit_export_writes_one_json_line_per_event(
+    cascade: Invoke, scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    with pending_documents_discarded(sessions):
+        app_id = scenario.draft()
+        scenario.submit(app_id)
+    result = cascade("audit", "export", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == event_count(sessions)
+    assert [r["id"] for r in rows] == list(range(1, len(rows) + 1))
+    columns = {c.name for c in AuditEvent.__table__.columns}
+    assert all(set(r) == columns for r in rows)
+    for previous, row in itertools.pairwise(rows):
+        assert row["prev_hash"] == previous["hash"]
+    submit = next(r for r in rows if r["action"] == "submit" and r["application_id"] == app_id)
+    assert submit["after"]["status"] == "submitted" and submit["before"]["status"] == "draft"
+
+    as_csv = cascade("audit", "export")
+    assert as_csv.exit_code == 0
+    records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [int(r["id"]) for r in records] == [r["id"] for r in rows]
+    assert [r["hash"] for r in records] == [r["hash"] for r in rows]
