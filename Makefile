@@ -38,7 +38,7 @@ install: system-deps $(STAMP)
 run: install
 	$(BIN)/cascade db upgrade
 	$(BIN)/cascade demo
-	$(BIN)/cascade run --host $(HOST) --port $(PORT)
+	CASCADE_DEMO=1 $(BIN)/cascade run --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

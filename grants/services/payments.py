@@ -145,11 +145,15 @@ def _load_instalment(session: Session, payment_id: int) -> tuple[Application, Pa
     return application, load_payment(session, payment_id)
 
 
-def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> StepResult:
-    """Second finance officer: never the one who prepared it (also a database constraint)."""
-    application, payment = _load_instalment(session, payment_id)
-    if payment.instalment != Instalment.PREFINANCING:
-        raise TransitionRefused("the balance is authorised from the application's page")
+def _authorise_row(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    payment: Payment,
+    *,
+    with_document: bool,
+) -> StepResult:
+    """The instalment machine's authorise step: four-eyes, then who and when."""
     result = fire_other(
         session,
         actor,
@@ -160,10 +164,55 @@ def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> Ste
         entity_id=str(payment.id),
         facts={"prepared_by_id": payment.prepared_by_id},
         application=application,
+        with_document=with_document,
     )
     payment.authorised_by_id = actor.user_id
     payment.authorised_at = utcnow()
     flush_or_refuse(session)
+    return result
+
+
+def _pay_row(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    payment: Payment,
+    payment_reference: str,
+    *,
+    with_document: bool,
+) -> StepResult:
+    """The instalment machine's paid step: it can happen once, from authorised only."""
+    result = fire_other(
+        session,
+        actor,
+        PAYMENT_V1,
+        payment,
+        "mark_paid",
+        entity_type="payment",
+        entity_id=str(payment.id),
+        audit_extra={"payment_reference": payment_reference},
+        application=application,
+        with_document=with_document,
+    )
+    payment.paid_by_id = actor.user_id
+    payment.paid_at = utcnow()
+    payment.payment_reference = payment_reference
+    flush_or_refuse(session)
+    return result
+
+
+def _payment_reference(raw: str) -> str:
+    if not raw.strip():
+        raise ValidationFailed({"payment_reference": "give the bank's payment reference"})
+    return raw.strip()
+
+
+def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> StepResult:
+    """Second finance officer: never the one who prepared it (also a database constraint)."""
+    application, payment = _load_instalment(session, payment_id)
+    if payment.instalment != Instalment.PREFINANCING:
+        raise TransitionRefused("the balance is authorised from the application's page")
+    result = _authorise_row(session, actor, application, payment, with_document=True)
     result.set_document_details(_order_details(session, payment))
     return result
 
@@ -174,23 +223,8 @@ def mark_instalment_paid(
     application, payment = _load_instalment(session, payment_id)
     if payment.instalment != Instalment.PREFINANCING:
         raise TransitionRefused("the balance is marked paid from the application's page")
-    if not payment_reference.strip():
-        raise ValidationFailed({"payment_reference": "give the bank's payment reference"})
-    result = fire_other(
-        session,
-        actor,
-        PAYMENT_V1,
-        payment,
-        "mark_paid",
-        entity_type="payment",
-        entity_id=str(payment.id),
-        audit_extra={"payment_reference": payment_reference.strip()},
-        application=application,
-    )
-    payment.paid_by_id = actor.user_id
-    payment.paid_at = utcnow()
-    payment.payment_reference = payment_reference.strip()
-    flush_or_refuse(session)
+    reference = _payment_reference(payment_reference)
+    result = _pay_row(session, actor, application, payment, reference, with_document=True)
     result.set_document_details(_remittance_details(payment, application.call.timezone))
     return result
 
@@ -246,21 +280,8 @@ def authorise_payment(session: Session, actor: Actor, application_id: int) -> St
     payment = _balance(application)
     facts = {"prepared_by_id": payment.prepared_by_id}
     result = apply(session, actor, application, "authorise_payment", facts=facts, details={})
-    fire_other(
-        session,
-        actor,
-        PAYMENT_V1,
-        payment,
-        "authorise",
-        entity_type="payment",
-        entity_id=str(payment.id),
-        facts=facts,
-        application=application,
-        with_document=False,
-    )
-    payment.authorised_by_id = actor.user_id
-    payment.authorised_at = utcnow()
-    flush_or_refuse(session)
+    # The application's step produced the payment order; the instalment's adds none.
+    _authorise_row(session, actor, application, payment, with_document=False)
     result.set_document_details(_order_details(session, payment))
     return result
 
@@ -268,8 +289,7 @@ def authorise_payment(session: Session, actor: Actor, application_id: int) -> St
 def mark_paid(
     session: Session, actor: Actor, application_id: int, *, payment_reference: str
 ) -> StepResult:
-    if not payment_reference.strip():
-        raise ValidationFailed({"payment_reference": "give the bank's payment reference"})
+    reference = _payment_reference(payment_reference)
     application = load_application(session, application_id)
     payment = _balance(application)
     result = apply(
@@ -277,25 +297,10 @@ def mark_paid(
         actor,
         application,
         "mark_paid",
-        audit_extra={"payment_id": payment.id, "payment_reference": payment_reference},
+        audit_extra={"payment_id": payment.id, "payment_reference": reference},
         details={},
     )
-    fire_other(
-        session,
-        actor,
-        PAYMENT_V1,
-        payment,
-        "mark_paid",
-        entity_type="payment",
-        entity_id=str(payment.id),
-        audit_extra={"payment_reference": payment_reference},
-        application=application,
-        with_document=False,
-    )
-    payment.paid_by_id = actor.user_id
-    payment.paid_at = utcnow()
-    payment.payment_reference = payment_reference.strip()
-    flush_or_refuse(session)
+    _pay_row(session, actor, application, payment, reference, with_document=False)
     result.set_document_details(_remittance_details(payment, application.call.timezone))
     return result
 
