@@ -118,8 +118,16 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.init_app(app)
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db_session().get(User, int(user_id))
+    def load_user(session_id: str) -> User | None:
+        # "<user id>:<session version>": a raised version (logout everywhere, password
+        # reset) invalidates every session that carries the old one.
+        user_id, _, version = session_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db_session().get(User, int(user_id))
+        if user is None or user.session_version != int(version):
+            return None
+        return user
 
     @app.before_request
     def assign_request_id() -> None:

@@ -76,16 +76,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+    """``sqlite_foreign_keys=False`` is for migrations only: SQLite's batch mode rebuilds a
+    table by dropping it, which enforced foreign keys from other tables would forbid."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _serialise_sqlite_writers(engine)
+        _serialise_sqlite_writers(engine, foreign_keys=sqlite_foreign_keys)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _serialise_sqlite_writers(engine: Engine) -> None:
+def _serialise_sqlite_writers(engine: Engine, *, foreign_keys: bool) -> None:
     """Make every SQLite transaction BEGIN IMMEDIATE.
 
     With deferred transactions two writers can read the same application or audit-chain
@@ -98,7 +100,7 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below decide
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 

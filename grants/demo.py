@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forms.defaults import VOUCHER_FORM
-from forms.schema import FieldType, parse_form
+from forms.schema import FieldType
 from grants.auth import hash_password
 from grants.db import unit_of_work, utcnow
 from grants.models import Application, Call, Organisation, User
@@ -196,9 +196,9 @@ def _answer(field_type: str, name: str, topic: str, index: int, amount: Decimal)
             return None
 
 
-def demo_answers(call: Call, topic: str, amount: Decimal) -> dict[str, Any]:
+def demo_answers(application: Application, topic: str, amount: Decimal) -> dict[str, Any]:
     answers: dict[str, Any] = {}
-    for index, field in enumerate(parse_form(call.form)):
+    for index, field in enumerate(applications.form_fields(application)):
         if field.options:
             answers[field.name] = field.options[len(topic) % len(field.options)]
         else:
@@ -242,6 +242,8 @@ class DemoBuilder:
                         role=role,
                         country=country,
                         organisation_id=org_ids[0] if role == Role.APPLICANT else None,
+                        is_org_manager=role == Role.APPLICANT,
+                        email_confirmed_at=utcnow(),
                     )
                 )
             for index, org_id in enumerate(org_ids[1:], start=1):
@@ -255,6 +257,8 @@ class DemoBuilder:
                         role=Role.APPLICANT,
                         country=DEMO_SMES[index][1],
                         organisation_id=org_id,
+                        is_org_manager=True,
+                        email_confirmed_at=utcnow(),
                     )
                 )
             session.flush()
@@ -337,7 +341,7 @@ class DemoBuilder:
                 app.id,
                 title=topic,
                 requested_amount=str(amount),
-                answers=demo_answers(app.call, topic, amount),
+                answers=demo_answers(app, topic, amount),
                 declaration_signed=sign,
             )
             return app.id

@@ -9,7 +9,16 @@ from enum import StrEnum
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import Base, utcnow
@@ -35,6 +44,11 @@ class User(UserMixin, Timestamped, Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     country: Mapped[str | None] = mapped_column(String(2))
     active: Mapped[bool] = mapped_column(default=True)
+    email_confirmed_at: Mapped[datetime | None]
+    # Part of the login session's identity: raising it logs the user out everywhere.
+    session_version: Mapped[int] = mapped_column(default=1)
+    # The organisation's manager invites colleagues and keeps the profile.
+    is_org_manager: Mapped[bool] = mapped_column(default=False)
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
@@ -45,6 +59,9 @@ class User(UserMixin, Timestamped, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
 
     @property
     def role_enum(self) -> Role:
@@ -61,10 +78,29 @@ class Organisation(Timestamped, Base):
     address: Mapped[str] = mapped_column(Text, default="")
     registered_on: Mapped[date | None]
     is_consortium_partner: Mapped[bool] = mapped_column(default=False)
+    vat_number: Mapped[str | None] = mapped_column(String(40))
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    headcount: Mapped[Decimal | None]
+    turnover: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    balance_sheet: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    # autonomous / partner / linked (Recommendation 2003/361/EC, Annex art. 3)
+    enterprise_type: Mapped[str] = mapped_column(String(20), default="autonomous")
+    # [{name, relation: partner|linked, share_percent, headcount, turnover, balance_sheet}]
+    related_enterprises: Mapped[list[Any]] = mapped_column(default=list)
+    # [{granting_authority, amount, granted_on}] over the last three fiscal years
+    de_minimis_aid: Mapped[list[Any]] = mapped_column(default=list)
+    sme_category: Mapped[str | None] = mapped_column(String(10))
+    sme_explanation: Mapped[str | None] = mapped_column(Text)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
 
-    __table_args__ = (UniqueConstraint("country", "registration_number"),)
+    # Not unique: a second account registering the same company must not be blocked from
+    # applying by a typo or an impostor; officers see such duplicates flagged instead.
+    __table_args__ = (
+        Index("ix_organisations_country_registration", "country", "registration_number"),
+    )
 
 
 class Call(Timestamped, Base):
@@ -90,6 +126,10 @@ class Call(Timestamped, Base):
     threshold_total: Mapped[Decimal] = mapped_column(default=Decimal("10.00"))
     eligible_countries: Mapped[list[Any]]
     form: Mapped[list[Any]]
+    # The version of ``form`` (a call_forms row); new drafts pin it, later edits add one.
+    form_version: Mapped[int] = mapped_column(default=1)
+    eligible_applicants: Mapped[str] = mapped_column(Text, default="")
+    applicant_guide: Mapped[str] = mapped_column(Text, default="")
     # A cut-off call ranks each batch of evaluated applications while it stays open
     # (DOMAIN.md: several cut-off dates per call); otherwise ranking waits for the deadline.
     batch_ranking: Mapped[bool] = mapped_column(default=False)
@@ -122,6 +162,10 @@ class Application(Timestamped, Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     requested_amount: Mapped[Decimal | None]
     answers: Mapped[dict[str, Any]]
+    # The form version this application was started on: later form changes never alter it.
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("call_forms.id"))
+    # Set by the submit request: a retried or double-clicked submit is recognised as the same.
+    submission_token: Mapped[str | None] = mapped_column(String(64))
     declaration_signed: Mapped[bool] = mapped_column(default=False)
     submitted_at: Mapped[datetime | None]
     content_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -138,6 +182,10 @@ class Application(Timestamped, Base):
 
     call: Mapped[Call] = relationship(back_populates="applications")
     organisation: Mapped[Organisation] = relationship()
+    form: Mapped[CallForm | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="application", order_by="Attachment.id"
+    )
     evaluations: Mapped[list[Evaluation]] = relationship(
         back_populates="application", order_by="Evaluation.id"
     )
@@ -300,3 +348,61 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CallForm(Base):
+    """One version of a call's application form, kept for every application started on it."""
+
+    __tablename__ = "call_forms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    version: Mapped[int]
+    definition: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (UniqueConstraint("call_id", "version"),)
+
+
+class Attachment(Base):
+    """A file answering a form's file field; replaced ones are kept, marked superseded."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    field_name: Mapped[str] = mapped_column(String(63))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200))
+    # clean / infected / unscanned: the virus-scan hook's verdict
+    scan_status: Mapped[str] = mapped_column(String(20), default="unscanned")
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[datetime | None]
+
+    application: Mapped[Application] = relationship(back_populates="attachments")
+
+    __table_args__ = (CheckConstraint("size >= 0", name="size_not_negative"),)
+
+
+class MailMessage(Base):
+    """Outgoing e-mail: sent through SMTP when configured, otherwise kept for the admin."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    # Kind of message (confirm_email, reset_password, submission_receipt, ...), for filtering.
+    purpose: Mapped[str] = mapped_column(String(40))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -26,7 +26,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(_url(), poolclass=pool.NullPool)
+    engine = make_engine(_url(), sqlite_foreign_keys=False, poolclass=pool.NullPool)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -9,13 +9,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.schema import Field, parse_form
 from forms.validation import missing_required, normalise, validate
 from grants.db import utcnow
 from grants.formatting import format_eur, local_time, utc_time
-from grants.models import Application, Call
+from grants.models import Application, Call, CallForm
 from grants.services import audit
 from grants.services.actor import Actor
 from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application, load_call
@@ -43,8 +44,19 @@ def require_own(actor: Actor, application: Application) -> None:
         raise TransitionRefused("only the applicant organisation's staff may do this")
 
 
-def form_fields(call: Call) -> list[Field]:
-    return parse_form(call.form)
+def form_fields(application: Application) -> list[Field]:
+    """The form version the application was started on, whatever the call's form is now."""
+    definition = application.form.definition if application.form else application.call.form
+    return parse_form(definition)
+
+
+def current_form(session: Session, call: Call) -> CallForm:
+    form = session.scalar(
+        select(CallForm).where(CallForm.call_id == call.id, CallForm.version == call.form_version)
+    )
+    if form is None:
+        raise TransitionRefused("this call has no application form yet")
+    return form
 
 
 def parse_amount(raw: object) -> Decimal | None:
@@ -90,6 +102,7 @@ def create_draft(
         status=AppState.DRAFT,
         title=title.strip(),
         answers={},
+        form=current_form(session, call),
     )
     call.next_number += 1
     session.add(application)
@@ -127,7 +140,7 @@ def save_draft(
     require_own(actor, application)
     if application.status != AppState.DRAFT:
         raise TransitionRefused("a submitted application can no longer be edited")
-    fields = form_fields(application.call)
+    fields = form_fields(application)
     errors = validate(fields, answers)
     try:
         amount = parse_amount(requested_amount)
@@ -174,7 +187,7 @@ def content_sha256(application: Application) -> str:
 
 
 def missing_for_submission(application: Application) -> list[str]:
-    fields = form_fields(application.call)
+    fields = form_fields(application)
     missing = []
     if not application.title:
         missing.append("Project title")
@@ -197,7 +210,7 @@ def answers_for_display(application: Application) -> list[dict[str, str]]:
         {"label": "Project title", "value": application.title},
         {"label": "Requested amount", "value": format_eur(application.requested_amount)},
     ]
-    for f in form_fields(application.call):
+    for f in form_fields(application):
         value = application.answers.get(f.name)
         if isinstance(value, bool):
             value = "Yes" if value else "No"

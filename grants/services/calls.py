@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from forms.schema import parse_form
 from grants.db import utcnow
-from grants.models import Call
+from grants.models import Call, CallForm
 from grants.services import audit
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
@@ -107,6 +107,10 @@ def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
         form=list(spec.form),
     )
     session.add(call)
+    flush_or_refuse(session)
+    session.add(
+        CallForm(call_id=call.id, version=1, definition=call.form, created_by_id=actor.user_id)
+    )
     flush_or_refuse(session)
     audit.record(
         session,

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from documents.kinds import TITLES
-from forms.schema import Field, FieldType, parse_form
+from forms.schema import Field, FieldType
 from grants.app import db_session, transaction
 from grants.models import (
     Application,
@@ -34,7 +34,7 @@ from grants.services import (
     reporting,
 )
 from grants.services.actor import Actor
-from grants.services.applications import ValidationFailed
+from grants.services.applications import ValidationFailed, form_fields
 from grants.services.workflow import application_workflow, available_triggers
 from grants.views.common import (
     actor,
@@ -117,7 +117,7 @@ def answer_rows(application: Application) -> list[AnswerRow]:
         AnswerRow(
             f.label, _display(f, application.answers.get(f.name)), f.type is FieldType.LONG_TEXT
         )
-        for f in parse_form(application.call.form)
+        for f in form_fields(application)
     ]
 
 
@@ -325,7 +325,7 @@ def _posted_values(fields: list[Field]) -> dict[str, Any]:
 def _render_edit(
     application: Application, values: dict[str, Any], errors: Mapping[str, str], status: int
 ) -> tuple[str, int]:
-    fields = parse_form(application.call.form)
+    fields = form_fields(application)
     return (
         render_template(
             "applications/edit.html",
@@ -353,7 +353,7 @@ def edit(application_id: int) -> tuple[str, int] | Response:
     if application.status != AppState.DRAFT:
         flash("This application is submitted and can no longer be edited.", "info")
         return redirect(url_for("applications.detail", application_id=application_id))
-    fields = parse_form(application.call.form)
+    fields = form_fields(application)
     if request.method == "GET":
         return _render_edit(application, _draft_values(application, fields), {}, 200)
     values = _posted_values(fields)
