@@ -45,6 +45,10 @@ ANSWERS = {
     "expected_impact": "Two new tenders a year.",
     "start_date": "2027-02-01",
     "end_date": "2027-07-31",
+    "provider_country": "IT",
+    "budget_lines": [
+        {"item": "Sonar course", "category": "Training and certification", "cost": "8000"}
+    ],
     "no_double_funding": True,
 }
 

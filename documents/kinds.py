@@ -24,6 +24,8 @@ class DocumentKind(StrEnum):
     REMITTANCE_ADVICE = "remittance_advice"
     CLOSURE_CERTIFICATE = "closure_certificate"
     TERMINATION_NOTICE = "termination_notice"
+    # Not a workflow step: the call's guide for applicants, rendered from the call alone.
+    CALL_GUIDE = "call_guide"
 
 
 TITLES: dict[DocumentKind, str] = {
@@ -43,4 +45,8 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.REMITTANCE_ADVICE: "Remittance advice",
     DocumentKind.CLOSURE_CERTIFICATE: "Closure certificate",
     DocumentKind.TERMINATION_NOTICE: "Termination and recovery notice",
+    DocumentKind.CALL_GUIDE: "Guide for applicants",
 }
+
+# The documents the workflow's steps produce (everything but the call guide).
+STEP_KINDS: frozenset[DocumentKind] = frozenset(DocumentKind) - {DocumentKind.CALL_GUIDE}

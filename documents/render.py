@@ -109,9 +109,15 @@ def _kind(kind: str) -> DocumentKind:
 
 
 def _context(kind: DocumentKind, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    # The call guide belongs to a call, not to any application.
+    required = [
+        (section, field)
+        for section, field in REQUIRED_FIELDS
+        if not (kind == DocumentKind.CALL_GUIDE and section == "application")
+    ]
     missing = [
         f"{section}.{field}"
-        for section, field in REQUIRED_FIELDS
+        for section, field in required
         if not str((snapshot.get(section) or {}).get(field) or "").strip()
     ]
     if missing:

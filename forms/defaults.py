@@ -4,12 +4,13 @@ Written for the LEVIATAD Eurocluster (naval and aero-naval defence) up-skilling 
 SME buys a service from a provider to adopt one of the strategic technologies of the cluster's
 action plan. A call copies this list into its own form definition and may change it freely.
 The project title and the requested amount are not here: every application has them as its
-own columns (they appear on letters, rankings and payments), whatever the call's form.
+own columns (they appear on letters, rankings and payments), whatever the call's form. The
+budget lines must add up to the requested amount: the default call funds 100% of the costs.
 """
 
 from __future__ import annotations
 
-__all__ = ["STRATEGIC_TECHNOLOGIES", "VOUCHER_FORM"]
+__all__ = ["BUDGET_CATEGORIES", "STRATEGIC_TECHNOLOGIES", "VOUCHER_FORM"]
 
 STRATEGIC_TECHNOLOGIES: tuple[str, ...] = (
     "Autonomous and unmanned systems",
@@ -19,6 +20,14 @@ STRATEGIC_TECHNOLOGIES: tuple[str, ...] = (
     "Green propulsion and energy",
     "Digital twins and simulation",
     "Additive manufacturing",
+)
+
+BUDGET_CATEGORIES: tuple[str, ...] = (
+    "Service provider fees",
+    "Training and certification",
+    "Testing and qualification",
+    "Travel for the activities",
+    "Other costs",
 )
 
 VOUCHER_FORM: list[dict] = [
@@ -50,12 +59,27 @@ VOUCHER_FORM: list[dict] = [
         "contributes to. Choose the closest one.",
     },
     {
+        "name": "other_technologies",
+        "label": "Other strategic technologies concerned",
+        "type": "multi_choice",
+        "options": list(STRATEGIC_TECHNOLOGIES),
+        "max_choices": 3,
+        "help": "Optional: further technology areas the project also touches.",
+    },
+    {
         "name": "service_provider",
         "label": "Service provider",
         "type": "text",
         "required": True,
         "help": "Legal name of the organisation that will deliver the service (for example a "
         "technology centre, a university laboratory or a specialised company).",
+    },
+    {
+        "name": "provider_country",
+        "label": "Country where the service provider is established",
+        "type": "country",
+        "required": True,
+        "help": "The provider's registered office, as on its quote or invoice.",
     },
     {
         "name": "work_plan",
@@ -90,6 +114,44 @@ VOUCHER_FORM: list[dict] = [
         "not_before": "start_date",
         "help": "The activities and the final report must be completed within the duration "
         "set by the call.",
+    },
+    {
+        "name": "budget_lines",
+        "label": "Budget",
+        "type": "group",
+        "required": True,
+        "min_items": 1,
+        "max_items": 10,
+        "fields": [
+            {
+                "name": "item",
+                "label": "Cost item",
+                "type": "text",
+                "required": True,
+                "help": "For example: 5-day sonar processing course for 4 engineers.",
+            },
+            {
+                "name": "category",
+                "label": "Category",
+                "type": "choice",
+                "required": True,
+                "options": list(BUDGET_CATEGORIES),
+            },
+            {"name": "cost", "label": "Cost (EUR)", "type": "money", "required": True},
+        ],
+        "totals": ["cost"],
+        "must_equal": "requested_amount",
+        "help": "One line per cost, excluding recoverable VAT. The lines must add up to the "
+        "requested amount.",
+    },
+    {
+        "name": "provider_quote",
+        "label": "Quote from the service provider",
+        "type": "file",
+        "accept": ["pdf"],
+        "max_mb": 10,
+        "help": "Optional: the provider's signed quote or offer. It helps evaluators check "
+        "that the costs are realistic.",
     },
     {
         "name": "no_double_funding",

@@ -5,9 +5,32 @@ A field definition looks like::
     {"name": "summary", "label": "Project summary", "type": "long_text",
      "required": true, "max_words": 300, "help": "..."}
 
+Field types and the keys each one takes (besides ``name``, ``label``, ``type``, ``required``
+and ``help``, which every field has):
+
+- ``text``, ``yes_no``: nothing more.
+- ``long_text``: ``max_words``.
+- ``number``, ``money``: ``max``.
+- ``date``: ``not_before`` (the name of another date field this one may not precede).
+- ``choice``: ``options`` (one of them is the answer).
+- ``multi_choice``: ``options``, ``max_choices``; the answer is a list of options.
+- ``country``: ``countries`` (ISO 3166-1 alpha-2 codes the answer is restricted to; default
+  every country); the answer is an alpha-2 code such as ``"IT"``.
+- ``file``: ``max_mb`` (default 10; 1 MB = 1,048,576 bytes), ``accept`` (any of ``pdf``,
+  ``docx``, ``xlsx``, ``png``, ``jpeg``; default all of them); the answer is the id of the
+  uploaded attachment, which only the application's attachment service sets.
+- ``group``: a repeatable group of sub-fields such as work packages or budget lines:
+  ``fields`` (sub-fields, of the types in ``GROUP_SUB_TYPES``), ``min_items``, ``max_items``
+  (default ``MAX_GROUP_ITEMS``), ``totals`` (names of money or number sub-fields whose sums
+  are computed and shown), ``total_max`` (no total may exceed it) and ``must_equal`` (every
+  total must equal this reference: another money or number field of the form, or one of
+  ``EXTERNAL_REFERENCES`` such as ``requested_amount``). The answer is a list of objects,
+  one per item. A required group needs at least one item (or ``min_items``).
+
 ``parse_form`` turns that JSON into ``Field`` objects and refuses anything it does not
 understand (an unknown key is more likely a typo than an intention), listing every problem at
-once so the person editing the call can fix them in one go.
+once so the person editing the call can fix them in one go. ``dump_form`` gives the canonical
+JSON definition back.
 """
 
 from __future__ import annotations
@@ -17,11 +40,50 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["Field", "FieldType", "FormDefinitionError", "parse_form"]
+import pycountry
+
+__all__ = [
+    "DEFAULT_FILE_MAX_MB",
+    "EXTERNAL_REFERENCES",
+    "FILE_KINDS",
+    "GROUP_SUB_TYPES",
+    "MAX_FILE_MB",
+    "MAX_GROUP_ITEMS",
+    "MB",
+    "Field",
+    "FieldType",
+    "FormDefinitionError",
+    "country_choices",
+    "country_name",
+    "dump_form",
+    "parse_form",
+]
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 """Field names: lower-case letters, digits and underscores, starting with a letter, <= 63."""
+
+MB = 1024 * 1024
+DEFAULT_FILE_MAX_MB = 10
+MAX_FILE_MB = 25  # the web server accepts requests of 32 MB (CASCADE_MAX_REQUEST_MB)
+MAX_GROUP_ITEMS = 50
+
+# File kinds an applicant may upload: kind -> (MIME type, what a person calls it).
+FILE_KINDS: dict[str, tuple[str, str]] = {
+    "pdf": ("application/pdf", "PDF"),
+    "docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "Word (DOCX)",
+    ),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel (XLSX)"),
+    "png": ("image/png", "PNG image"),
+    "jpeg": ("image/jpeg", "JPEG image"),
+}
+_KIND_ALIASES = {"jpg": "jpeg"}
+
+# Values every application has outside its form, which a group's total may have to equal.
+EXTERNAL_REFERENCES: dict[str, str] = {"requested_amount": "the requested amount"}
 
 
 class FieldType(StrEnum):
@@ -32,6 +94,23 @@ class FieldType(StrEnum):
     DATE = "date"  # ISO yyyy-mm-dd; optional not_before (another date field)
     CHOICE = "choice"  # one of options
     YES_NO = "yes_no"  # a declaration checkbox; when required it must be ticked
+    MULTI_CHOICE = "multi_choice"  # several of options (a list); optional max_choices
+    COUNTRY = "country"  # ISO 3166-1 alpha-2; optional countries restriction
+    FILE = "file"  # an uploaded attachment (its id); max_mb, accept
+    GROUP = "group"  # repeatable sub-fields (a list of objects); totals
+
+
+GROUP_SUB_TYPES = frozenset(
+    {
+        FieldType.TEXT,
+        FieldType.LONG_TEXT,
+        FieldType.NUMBER,
+        FieldType.MONEY,
+        FieldType.DATE,
+        FieldType.CHOICE,
+        FieldType.COUNTRY,
+    }
+)
 
 
 class FormDefinitionError(ValueError):
@@ -53,6 +132,36 @@ class Field:
     options: tuple[str, ...] = ()
     max: Decimal | None = None
     not_before: str | None = None  # date fields: name of a date field this one may not precede
+    countries: tuple[str, ...] = ()  # country: allowed alpha-2 codes (empty: all)
+    max_choices: int | None = None  # multi_choice
+    max_mb: int | None = None  # file: size limit in MB (default DEFAULT_FILE_MAX_MB)
+    accept: tuple[str, ...] = ()  # file: kinds of FILE_KINDS (empty: all)
+    fields: tuple[Field, ...] = ()  # group: its sub-fields
+    min_items: int | None = None  # group
+    max_items: int | None = None  # group (default MAX_GROUP_ITEMS)
+    totals: tuple[str, ...] = ()  # group: money/number sub-fields summed over the items
+    total_max: Decimal | None = None  # group: no total may exceed this
+    must_equal: str | None = None  # group: every total must equal this reference
+
+    @property
+    def file_max_bytes(self) -> int:
+        return (self.max_mb or DEFAULT_FILE_MAX_MB) * MB
+
+    @property
+    def accepted_kinds(self) -> tuple[str, ...]:
+        return self.accept or tuple(FILE_KINDS)
+
+    @property
+    def item_limit(self) -> int:
+        return self.max_items or MAX_GROUP_ITEMS
+
+    @property
+    def item_minimum(self) -> int:
+        """Items a complete answer needs: min_items, or one when the group is required."""
+        return max(self.min_items or 0, 1 if self.required else 0)
+
+    def sub(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
 
 
 _KEYS = {
@@ -65,13 +174,51 @@ _KEYS = {
     "options",
     "max",
     "not_before",
+    "countries",
+    "max_choices",
+    "max_mb",
+    "accept",
+    "fields",
+    "min_items",
+    "max_items",
+    "totals",
+    "total_max",
+    "must_equal",
 }
 _ONLY_FOR = {
     "max_words": {FieldType.LONG_TEXT},
-    "options": {FieldType.CHOICE},
+    "options": {FieldType.CHOICE, FieldType.MULTI_CHOICE},
+    "max_choices": {FieldType.MULTI_CHOICE},
     "max": {FieldType.NUMBER, FieldType.MONEY},
     "not_before": {FieldType.DATE},
+    "countries": {FieldType.COUNTRY},
+    "max_mb": {FieldType.FILE},
+    "accept": {FieldType.FILE},
+    "fields": {FieldType.GROUP},
+    "min_items": {FieldType.GROUP},
+    "max_items": {FieldType.GROUP},
+    "totals": {FieldType.GROUP},
+    "total_max": {FieldType.GROUP},
+    "must_equal": {FieldType.GROUP},
 }
+_AMOUNTS = {FieldType.NUMBER, FieldType.MONEY}
+
+
+def country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def _all_countries() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def country_choices(field: Field) -> list[tuple[str, str]]:
+    """(code, name) pairs a country field offers, sorted by name."""
+    codes = field.countries or _all_countries()
+    return sorted(((c, country_name(c)) for c in codes), key=lambda pair: pair[1])
 
 
 def parse_form(raw: list[dict]) -> list[Field]:
@@ -79,25 +226,51 @@ def parse_form(raw: list[dict]) -> list[Field]:
 
     Raises ``FormDefinitionError`` for: a definition that is not a list of objects, unknown
     keys, a missing or badly formed name (see ``NAME_RE``), duplicate names, a missing label,
-    an unknown type, a ``choice`` without options (or with duplicate/empty ones), attributes
-    given to a type they do not apply to, a ``max_words`` that is not a positive whole number,
-    a ``max`` that is not a number (or is negative for money), or a ``not_before`` that does
-    not name another date field.
+    an unknown type, a ``choice`` or ``multi_choice`` without options (or with duplicate/empty
+    ones), attributes given to a type they do not apply to, a ``max_words`` that is not a
+    positive whole number, a ``max`` that is not a number (or is negative for money), a
+    ``not_before`` that does not name another date field, unknown country codes, a file
+    ``max_mb`` outside 1..``MAX_FILE_MB`` or an ``accept`` kind not in ``FILE_KINDS``, and a
+    group without sub-fields, with sub-fields of other types than ``GROUP_SUB_TYPES``, with
+    item limits that contradict each other, totals of sub-fields that are not money or
+    number, or a ``must_equal`` that is not a money/number field nor an external reference.
     """
     if not isinstance(raw, list):
         raise FormDefinitionError(["the form definition must be a list of fields"])
     problems: list[str] = []
+    fields = _parse_fields(raw, "field", problems, allowed=None)
+    by_name = {f.name: f for f in fields}
+    for f in fields:
+        if f.must_equal is None:
+            continue
+        target = by_name.get(f.must_equal)
+        if f.must_equal in EXTERNAL_REFERENCES:
+            continue
+        if target is None or target.type not in _AMOUNTS:
+            known = ", ".join(sorted(EXTERNAL_REFERENCES))
+            problems.append(
+                f"field {f.name!r}: must_equal must name a money or number field of the form "
+                f"or one of: {known}; not {f.must_equal!r}"
+            )
+    if problems:
+        raise FormDefinitionError(problems)
+    return fields
+
+
+def _parse_fields(
+    raw: list[Any], noun: str, problems: list[str], *, allowed: frozenset[FieldType] | None
+) -> list[Field]:
     fields: list[Field] = []
     seen: set[str] = set()
     for index, item in enumerate(raw, start=1):
-        where = f"field {index}"
+        where = f"{noun} {index}"
         if not isinstance(item, Mapping):
             problems.append(f"{where}: must be an object with name, label and type")
             continue
         name = item.get("name")
         if isinstance(name, str) and name:
-            where = f"field {index} ({name!r})"
-        found = _parse_field(item, where, problems)
+            where = f"{noun} {index} ({name!r})"
+        found = _parse_field(item, where, problems, allowed=allowed)
         if found is None:
             continue
         if found.name in seen:
@@ -107,17 +280,24 @@ def parse_form(raw: list[dict]) -> list[Field]:
         fields.append(found)
 
     dates = {f.name for f in fields if f.type is FieldType.DATE}
+    label = "field" if noun == "field" else noun.split(" ")[-1]
     for f in fields:
         if f.not_before is not None and (f.not_before not in dates or f.not_before == f.name):
             problems.append(
-                f"field {f.name!r}: not_before must name another date field, not {f.not_before!r}"
+                f"{label} {f.name!r}: not_before must name another date field, not {f.not_before!r}"
             )
-    if problems:
-        raise FormDefinitionError(problems)
     return fields
 
 
-def _parse_field(item: Mapping, where: str, problems: list[str]) -> Field | None:
+def _whole(value: object, low: int, high: int | None = None) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return value >= low and (high is None or value <= high)
+
+
+def _parse_field(
+    item: Mapping, where: str, problems: list[str], *, allowed: frozenset[FieldType] | None
+) -> Field | None:
     start = len(problems)
     unknown = sorted(str(k) for k in item if k not in _KEYS)
     if unknown:
@@ -137,12 +317,16 @@ def _parse_field(item: Mapping, where: str, problems: list[str]) -> Field | None
         problems.append(f"{where}: a label is required")
 
     raw_type = item.get("type")
+    ftype: FieldType | None
     try:
         ftype = FieldType(raw_type)
     except ValueError:
-        allowed = ", ".join(t.value for t in FieldType)
-        problems.append(f"{where}: unknown type {raw_type!r} (expected one of: {allowed})")
+        kinds = ", ".join(t.value for t in FieldType)
+        problems.append(f"{where}: unknown type {raw_type!r} (expected one of: {kinds})")
         ftype = None
+    if ftype is not None and allowed is not None and ftype not in allowed:
+        kinds = ", ".join(sorted(t.value for t in allowed))
+        problems.append(f"{where}: a group's sub-field must be one of: {kinds}; not {ftype}")
 
     required = item.get("required", False)
     if not isinstance(required, bool):
@@ -159,22 +343,27 @@ def _parse_field(item: Mapping, where: str, problems: list[str]) -> Field | None
                 problems.append(f"{where}: {key} only applies to {kinds} fields")
 
     max_words = item.get("max_words")
-    if max_words is not None and (
-        isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1
-    ):
+    if max_words is not None and not _whole(max_words, 1):
         problems.append(f"{where}: max_words must be a whole number of at least 1")
 
     options: tuple[str, ...] = ()
     raw_options = item.get("options", ())
-    if ftype is FieldType.CHOICE:
+    if ftype in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
         if not isinstance(raw_options, list | tuple) or not raw_options:
-            problems.append(f"{where}: a choice field needs a non-empty list of options")
+            problems.append(f"{where}: a {ftype} field needs a non-empty list of options")
         elif not all(isinstance(o, str) and o.strip() for o in raw_options):
-            problems.append(f"{where}: every option must be non-empty text")
+            problems.append(
+                f"{where}: every option must be non-empty text (in YAML, quote options such "
+                f"as 'yes', 'no' or numbers)"
+            )
         else:
             options = tuple(o.strip() for o in raw_options)
             if len(set(options)) != len(options):
                 problems.append(f"{where}: options must not repeat")
+
+    max_choices = item.get("max_choices")
+    if max_choices is not None and not _whole(max_choices, 1):
+        problems.append(f"{where}: max_choices must be a whole number of at least 1")
 
     maximum = _decimal(item.get("max"))
     if item.get("max") is not None:
@@ -186,6 +375,16 @@ def _parse_field(item: Mapping, where: str, problems: list[str]) -> Field | None
     not_before = item.get("not_before")
     if not_before is not None and not isinstance(not_before, str):
         problems.append(f"{where}: not_before must be the name of a date field")
+
+    countries = _countries(item.get("countries"), where, problems)
+
+    max_mb = item.get("max_mb")
+    if max_mb is not None and not _whole(max_mb, 1, MAX_FILE_MB):
+        problems.append(f"{where}: max_mb must be a whole number from 1 to {MAX_FILE_MB}")
+
+    accept = _accept(item.get("accept"), where, problems)
+
+    group = _group(item, ftype, where, problems)
 
     if len(problems) > start or ftype is None:
         return None
@@ -200,7 +399,99 @@ def _parse_field(item: Mapping, where: str, problems: list[str]) -> Field | None
         options=options,
         max=maximum,
         not_before=not_before,
+        countries=countries,
+        max_choices=max_choices,
+        max_mb=max_mb,
+        accept=accept,
+        **group,
     )
+
+
+def _countries(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
+    if raw in (None, (), []):
+        return ()
+    if not isinstance(raw, list | tuple):
+        problems.append(f"{where}: countries must be a list of ISO alpha-2 codes such as IT")
+        return ()
+    known = _all_countries()
+    codes: list[str] = []
+    for code in raw:
+        if not isinstance(code, str) or code.strip().upper() not in known:
+            hint = " (in YAML write 'NO' for Norway in quotes)" if code is False else ""
+            problems.append(f"{where}: {code!r} is not an ISO 3166-1 alpha-2 country code{hint}")
+            continue
+        if code.strip().upper() not in codes:
+            codes.append(code.strip().upper())
+    return tuple(codes)
+
+
+def _accept(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
+    if raw in (None, (), []):
+        return ()
+    if not isinstance(raw, list | tuple):
+        problems.append(f"{where}: accept must be a list such as [pdf, docx]")
+        return ()
+    kinds: list[str] = []
+    for kind in raw:
+        key = _KIND_ALIASES.get(str(kind).strip().lower(), str(kind).strip().lower())
+        if not isinstance(kind, str) or key not in FILE_KINDS:
+            problems.append(f"{where}: accept {kind!r} is not one of: {', '.join(FILE_KINDS)}")
+        elif key not in kinds:
+            kinds.append(key)
+    return tuple(kinds)
+
+
+def _group(
+    item: Mapping, ftype: FieldType | None, where: str, problems: list[str]
+) -> dict[str, Any]:
+    if ftype is not FieldType.GROUP:
+        return {}
+    raw_fields = item.get("fields")
+    if not isinstance(raw_fields, list) or not raw_fields:
+        problems.append(f"{where}: a group needs a non-empty list of fields")
+        subs: list[Field] = []
+    else:
+        subs = _parse_fields(raw_fields, f"{where}, sub-field", problems, allowed=GROUP_SUB_TYPES)
+    min_items = item.get("min_items")
+    max_items = item.get("max_items")
+    if min_items is not None and not _whole(min_items, 0, MAX_GROUP_ITEMS):
+        problems.append(f"{where}: min_items must be a whole number from 0 to {MAX_GROUP_ITEMS}")
+    if max_items is not None and not _whole(max_items, 1, MAX_GROUP_ITEMS):
+        problems.append(f"{where}: max_items must be a whole number from 1 to {MAX_GROUP_ITEMS}")
+    if _whole(min_items, 0) and _whole(max_items, 1) and min_items > max_items:
+        problems.append(f"{where}: min_items cannot be more than max_items")
+
+    totals: list[str] = []
+    raw_totals = item.get("totals", ())
+    if not isinstance(raw_totals, list | tuple):
+        problems.append(f"{where}: totals must be a list of sub-field names")
+        raw_totals = ()
+    amounts = {f.name for f in subs if f.type in _AMOUNTS}
+    for total in raw_totals:
+        if not isinstance(total, str) or total not in amounts:
+            problems.append(
+                f"{where}: totals must name money or number sub-fields of the group, not {total!r}"
+            )
+        elif total not in totals:
+            totals.append(total)
+
+    total_max = _decimal(item.get("total_max"))
+    if item.get("total_max") is not None and (total_max is None or total_max < 0):
+        problems.append(f"{where}: total_max must be a number of at least 0")
+    must_equal = item.get("must_equal")
+    if must_equal is not None and not isinstance(must_equal, str):
+        problems.append(f"{where}: must_equal must be the name of a field or reference")
+    for key in ("total_max", "must_equal"):
+        if item.get(key) is not None and not raw_totals:
+            problems.append(f"{where}: {key} needs totals (the sub-fields to add up)")
+    return {
+        "fields": tuple(subs),
+        "min_items": min_items,
+        "max_items": max_items,
+        "totals": tuple(totals),
+        "total_max": total_max,
+        "must_equal": must_equal,
+    }
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -215,3 +506,51 @@ def _decimal(value: object) -> Decimal | None:
             return None
         return result if result.is_finite() else None
     return None
+
+
+def _number_out(value: Decimal) -> int | str:
+    return int(value) if value == value.to_integral_value() else format(value, "f")
+
+
+def dump_form(fields: list[Field] | tuple[Field, ...]) -> list[dict[str, Any]]:
+    """The canonical JSON definition of ``fields``: ``parse_form(dump_form(f)) == f``.
+
+    Only keys that differ from their defaults are written, in a fixed order.
+    """
+    out: list[dict[str, Any]] = []
+    for f in fields:
+        item: dict[str, Any] = {"name": f.name, "label": f.label, "type": str(f.type)}
+        if f.required:
+            item["required"] = True
+        if f.help:
+            item["help"] = f.help
+        if f.max_words is not None:
+            item["max_words"] = f.max_words
+        if f.options:
+            item["options"] = list(f.options)
+        if f.max_choices is not None:
+            item["max_choices"] = f.max_choices
+        if f.max is not None:
+            item["max"] = _number_out(f.max)
+        if f.not_before is not None:
+            item["not_before"] = f.not_before
+        if f.countries:
+            item["countries"] = list(f.countries)
+        if f.max_mb is not None:
+            item["max_mb"] = f.max_mb
+        if f.accept:
+            item["accept"] = list(f.accept)
+        if f.type is FieldType.GROUP:
+            item["fields"] = dump_form(f.fields)
+            if f.min_items is not None:
+                item["min_items"] = f.min_items
+            if f.max_items is not None:
+                item["max_items"] = f.max_items
+            if f.totals:
+                item["totals"] = list(f.totals)
+            if f.total_max is not None:
+                item["total_max"] = _number_out(f.total_max)
+            if f.must_equal is not None:
+                item["must_equal"] = f.must_equal
+        out.append(item)
+    return out

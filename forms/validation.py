@@ -16,9 +16,21 @@ from the API or from a saved draft):
 - ``choice``: exactly one of the options.
 - ``yes_no``: ``True``/``False`` or, case-insensitively, ``yes``/``no``, ``true``/``false``,
   ``on`` (what a ticked HTML checkbox sends), ``1``/``0``; empty means not ticked.
+- ``multi_choice``: a list of options (a single option as text is read as a list of one);
+  stored in the order of the options, without repeats.
+- ``country``: an ISO 3166-1 alpha-2 code, any case (``it`` is stored as ``IT``).
+- ``file``: the id of an uploaded attachment (a positive whole number); whether it exists is
+  the application's business, not the form's.
+- ``group``: a list of objects, one per item, each answering the group's sub-fields. Items
+  whose answers are all empty are dropped (that is how a person removes a line). Errors are
+  addressed by path: ``budget_lines[1].cost`` is the ``cost`` of the second item (indices
+  count from 0 over the items that are kept), ``budget_lines`` the group as a whole (how many
+  items), ``budget_lines.total.cost`` the total of ``cost`` (``total_max``, ``must_equal``).
 
 ``validate`` never requires completeness (a draft may be saved half-filled) unless asked with
 ``complete=True``; ``missing_required`` lists what must still be filled in before submission.
+``references`` gives the values outside the form that a group's ``must_equal`` may name
+(``{"requested_amount": Decimal("8000.00")}``).
 """
 
 from __future__ import annotations
@@ -28,11 +40,14 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
-from forms.schema import Field, FieldType
+from forms.schema import EXTERNAL_REFERENCES, Field, FieldType, country_name
 
 __all__ = [
     "LONG_TEXT_MAX_CHARS",
     "TEXT_MAX_CHARS",
+    "describe",
+    "group_rows",
+    "group_totals",
     "missing_required",
     "normalise",
     "parse_money",
@@ -70,18 +85,27 @@ def parse_money(value: object) -> Decimal:
 
 
 def validate(
-    fields: list[Field], answers: Mapping[str, object], *, complete: bool = False
+    fields: list[Field],
+    answers: Mapping[str, object],
+    *,
+    complete: bool = False,
+    references: Mapping[str, Decimal | None] | None = None,
 ) -> dict[str, str]:
-    """Return ``{field name: message}`` for every answer that does not fit its field.
+    """Return ``{path: message}`` for every answer that does not fit its field.
 
     Empty answers are fine (drafts) unless ``complete`` is true, in which case required fields
-    that are empty (or a required declaration that is not ticked) are reported too. Keys that
-    are not fields of the form are ignored (``normalise`` drops them).
+    that are empty (or a required declaration that is not ticked, or a group with too few
+    items) are reported too. Keys that are not fields of the form are ignored (``normalise``
+    drops them). A path is a field name, or for a group's items ``group[i].sub`` (see the
+    module documentation).
     """
     errors: dict[str, str] = {}
     parsed: dict[str, object] = {}
     for f in fields:
         value = answers.get(f.name)
+        if f.type is FieldType.GROUP:
+            _validate_group(f, value, complete=complete, errors=errors)
+            continue
         if _is_empty(f, value):
             if complete and f.required:
                 errors[f.name] = _required_message(f)
@@ -94,28 +118,212 @@ def validate(
         if complete and f.required and f.type is FieldType.YES_NO and parsed[f.name] is not True:
             errors[f.name] = _required_message(f)
 
+    _check_not_before(fields, parsed, errors, prefix="")
+
+    known: dict[str, Decimal] = {
+        name: value
+        for name, value in (references or {}).items()
+        if name in EXTERNAL_REFERENCES and isinstance(value, Decimal)
+    }
+    for f in fields:
+        if f.type in (FieldType.MONEY, FieldType.NUMBER) and isinstance(
+            parsed.get(f.name), Decimal
+        ):
+            known[f.name] = parsed[f.name]  # type: ignore[assignment]
+    labels = {f.name: f.label for f in fields}
+    for f in fields:
+        if f.type is FieldType.GROUP and f.totals:
+            _check_totals(f, answers.get(f.name), known, labels, errors)
+    return errors
+
+
+def _check_not_before(
+    fields: list[Field] | tuple[Field, ...],
+    parsed: Mapping[str, object],
+    errors: dict[str, str],
+    *,
+    prefix: str,
+) -> None:
     dates = {name: v for name, v in parsed.items() if isinstance(v, dt.date)}
     labels = {f.name: f.label for f in fields}
     for f in fields:
         if f.not_before and f.name in dates and f.not_before in dates:
             earlier = dates[f.not_before]
             if dates[f.name] < earlier:
-                errors[f.name] = (
+                errors[prefix + f.name] = (
                     f"{f.label} cannot be before {labels[f.not_before]} ({earlier.isoformat()})."
                 )
-    return errors
+
+
+def _validate_group(f: Field, value: object, *, complete: bool, errors: dict[str, str]) -> None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        value = []
+    if not isinstance(value, list | tuple):
+        errors[f.name] = "These answers could not be read; fill in the lines again."
+        return
+    rows = group_rows(value)
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            errors[f"{f.name}[{index}]"] = f"Line {index + 1} could not be read; fill it in again."
+            continue
+        for sub, message in validate(list(f.fields), row, complete=complete).items():
+            errors[f"{f.name}[{index}].{sub}"] = message
+    if len(rows) > f.item_limit:
+        errors[f.name] = f"Give at most {_lines(f.item_limit)}; you have {len(rows)}."
+    elif complete and len(rows) < f.item_minimum:
+        if not rows:
+            errors[f.name] = _required_message(f)
+        else:
+            errors[f.name] = f"Give at least {_lines(f.item_minimum)}; you have {len(rows)}."
+
+
+def _check_totals(
+    f: Field,
+    value: object,
+    known: Mapping[str, Decimal],
+    labels: Mapping[str, str],
+    errors: dict[str, str],
+) -> None:
+    rows = group_rows(value)
+    if not rows:
+        return
+    for name, total in group_totals(f, value).items():
+        sub = f.sub(name)
+        if any(path.startswith(f"{f.name}[") and path.endswith(f".{name}") for path in errors):
+            continue  # an amount that does not read makes the total meaningless; say that first
+        path = f"{f.name}.total.{name}"
+        money = sub.type is FieldType.MONEY
+        shown = _shown(total, money=money)
+        if f.total_max is not None and total > f.total_max:
+            errors[path] = (
+                f"The total of {sub.label} is {shown}; it cannot be more than "
+                f"{_shown(f.total_max, money=money)}."
+            )
+        elif f.must_equal is not None and f.must_equal in known:
+            target = known[f.must_equal]
+            if total != target:
+                what = EXTERNAL_REFERENCES.get(f.must_equal) or labels.get(f.must_equal, "")
+                errors[path] = (
+                    f"The total of {sub.label} is {shown}; it must equal {what} "
+                    f"({_shown(target, money=money)})."
+                )
+
+
+def _shown(value: Decimal, *, money: bool) -> str:
+    return f"EUR {_decimal_text(value, money=True)}" if money else _decimal_text(value)
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" + ("" if n == 1 else "s")
+
+
+def group_rows(value: object) -> list[object]:
+    """The items of a group answer that are not entirely empty, in order.
+
+    A person removes a line by clearing it; an HTML form also always sends one blank line
+    for adding. Anything that is not a list gives no items.
+    """
+    if not isinstance(value, list | tuple):
+        return []
+    return [row for row in value if not _row_is_empty(row)]
+
+
+def _row_is_empty(row: object) -> bool:
+    if not isinstance(row, Mapping):
+        return row is None or (isinstance(row, str) and not row.strip())
+    return all(_blank(v) for v in row.values())
+
+
+def _blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple):
+        return all(_blank(v) for v in value)
+    return False
+
+
+def group_totals(f: Field, value: object) -> dict[str, Decimal]:
+    """Sum of each of the group's ``totals`` sub-fields over its items.
+
+    Values that do not read as amounts are left out (``validate`` reports them).
+    """
+    totals: dict[str, Decimal] = {}
+    rows = [row for row in group_rows(value) if isinstance(row, Mapping)]
+    for name in f.totals:
+        sub = f.sub(name)
+        total = Decimal(0)
+        for row in rows:
+            raw = row.get(name)
+            if _is_empty(sub, raw):
+                continue
+            try:
+                amount = _parse(sub, raw)
+            except _Invalid:
+                continue
+            assert isinstance(amount, Decimal)
+            total += amount
+        totals[name] = total.quantize(_CENT) if sub.type is FieldType.MONEY else total
+    return totals
+
+
+def describe(fields: list[Field], path: str) -> str:
+    """What a person calls the answer at ``path``: ``"Budget, line 2: Cost (EUR)"``."""
+    by_name = {f.name: f for f in fields}
+    match = _PATH_RE.fullmatch(path)
+    if match is None:
+        return path
+    name, index, total = match.group("name", "index", "total")
+    sub = match.group("sub") or match.group("sub2")
+    field = by_name.get(name)
+    if field is None:
+        return path
+    if sub is None and index is None:
+        return field.label
+    sub_label = sub
+    if sub is not None and any(s.name == sub for s in field.fields):
+        sub_label = field.sub(sub).label
+    if total is not None:
+        return f"{field.label}: total of {sub_label}"
+    line = f"{field.label}, line {int(index) + 1}"
+    return f"{line}: {sub_label}" if sub is not None else line
+
+
+_PATH_RE = re.compile(
+    r"(?P<name>[a-z][a-z0-9_]*)"
+    r"(?:\[(?P<index>\d+)\](?:\.(?P<sub>[a-z][a-z0-9_]*))?"
+    r"|\.(?P<total>total)\.(?P<sub2>[a-z][a-z0-9_]*))?"
+)
 
 
 def missing_required(fields: list[Field], answers: Mapping[str, object]) -> list[str]:
     """Labels of required fields that are still empty, in form order.
 
-    A required ``yes_no`` counts as missing unless it is ticked (true).
+    A required ``yes_no`` counts as missing unless it is ticked (true). For a group: the group
+    itself when it has too few items, and each item's empty required sub-fields
+    (``"Budget, line 2: Cost (EUR)"``).
     """
     missing = []
     for f in fields:
+        value = answers.get(f.name)
+        if f.type is FieldType.GROUP:
+            rows = group_rows(value)
+            if len(rows) < f.item_minimum:
+                missing.append(
+                    f.label
+                    if not rows or f.item_minimum == 1
+                    else f"{f.label} (at least {_lines(f.item_minimum)})"
+                )
+            for index, row in enumerate(rows):
+                if isinstance(row, Mapping):
+                    missing.extend(
+                        f"{f.label}, line {index + 1}: {label}"
+                        for label in missing_required(list(f.fields), row)
+                    )
+            continue
         if not f.required:
             continue
-        value = answers.get(f.name)
         if f.type is FieldType.YES_NO:
             try:
                 ticked = _yes_no(value)
@@ -133,21 +341,28 @@ def normalise(fields: list[Field], answers: Mapping[str, object]) -> dict[str, o
 
     Strings are trimmed (long text keeps its paragraphs, with ``\\n`` line endings); money is a
     string with two decimals (``"8000.50"``); numbers a string with a dot (``"2.5"``); dates
-    ``"YYYY-MM-DD"``; declarations ``True``/``False``. Empty answers are left out. An answer
-    that does not validate is kept as the trimmed text that was typed, so a draft loses
-    nothing; ``validate`` says what is wrong with it.
+    ``"YYYY-MM-DD"``; declarations ``True``/``False``; multiple choices a list in the order of
+    the options; countries an upper-case code; files the attachment id; groups a list of
+    normalised items without the empty ones. Empty answers are left out. An answer that does
+    not validate is kept as the trimmed text that was typed, so a draft loses nothing;
+    ``validate`` says what is wrong with it.
     """
     clean: dict[str, object] = {}
     for f in fields:
         if f.name not in answers:
             continue
         value = answers[f.name]
+        if f.type is FieldType.GROUP:
+            group = _normalise_group(f, value)
+            if group is not None:
+                clean[f.name] = group
+            continue
         if _is_empty(f, value) and not (f.type is FieldType.YES_NO and value is False):
             continue
         try:
             parsed = _parse(f, value)
         except _Invalid:
-            clean[f.name] = _text(value) if isinstance(value, str) else str(value)
+            clean[f.name] = _kept(value)
             continue
         if isinstance(parsed, Decimal):
             clean[f.name] = _decimal_text(parsed, money=f.type is FieldType.MONEY)
@@ -156,6 +371,33 @@ def normalise(fields: list[Field], answers: Mapping[str, object]) -> dict[str, o
         else:
             clean[f.name] = parsed
     return clean
+
+
+def _kept(value: object) -> object:
+    """What is stored of an answer that does not fit its field: as typed, JSON-safe."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, list | tuple):
+        return [_kept(v) for v in value]
+    if isinstance(value, bool | int | None):
+        return value
+    return str(value)
+
+
+def _normalise_group(f: Field, value: object) -> object | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, list | tuple):
+        return _kept(value)
+    items: list[object] = []
+    for row in group_rows(value):
+        if isinstance(row, Mapping):
+            item = normalise(list(f.fields), row)
+            if item:
+                items.append(item)
+        else:
+            items.append(_kept(row))
+    return items or None
 
 
 # -- per-type parsing ------------------------------------------------------------------------
@@ -203,6 +445,14 @@ def _parse(f: Field, value: object) -> object:
             return choice
         case FieldType.YES_NO:
             return _yes_no(value)
+        case FieldType.MULTI_CHOICE:
+            return _multi_choice(f, value)
+        case FieldType.COUNTRY:
+            return _country(f, value)
+        case FieldType.FILE:
+            return _file(value)
+        case FieldType.GROUP:  # pragma: no cover - groups are validated item by item
+            raise _Invalid("Fill in the lines of this group.")
     raise AssertionError(f"unhandled field type {f.type}")  # pragma: no cover
 
 
@@ -211,7 +461,46 @@ def _is_empty(f: Field, value: object) -> bool:
         return True
     if isinstance(value, str):
         return not value.strip()
+    if isinstance(value, list | tuple):
+        return _blank(value)
     return f.type is FieldType.YES_NO and value is False
+
+
+def _multi_choice(f: Field, value: object) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        raise _Invalid(f"Choose from: {'; '.join(f.options)}.")
+    chosen = {v.strip() for v in items if v.strip()}
+    unknown = sorted(chosen - set(f.options))
+    if unknown:
+        raise _Invalid(
+            f"{'; '.join(unknown)} is not an option. Choose from: {'; '.join(f.options)}."
+        )
+    if f.max_choices is not None and len(chosen) > f.max_choices:
+        raise _Invalid(f"Choose at most {f.max_choices}; you chose {len(chosen)}.")
+    return [o for o in f.options if o in chosen]
+
+
+def _country(f: Field, value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("Choose a country from the list.")
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", code) or country_name(code) == code:
+        raise _Invalid("Choose a country from the list.")
+    if f.countries and code not in f.countries:
+        names = ", ".join(country_name(c) for c in f.countries)
+        raise _Invalid(f"{country_name(code)} is not eligible here. Choose one of: {names}.")
+    return code
+
+
+def _file(value: object) -> int:
+    if isinstance(value, bool):
+        raise _Invalid("Upload the file again.")
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    raise _Invalid("Upload the file again.")
 
 
 def _text(value: object) -> str:
@@ -307,4 +596,12 @@ def _required_message(f: Field) -> str:
         return f"Tick this box to confirm: {f.label}"
     if f.type is FieldType.CHOICE:
         return f"Choose an option for {f.label}."
+    if f.type is FieldType.MULTI_CHOICE:
+        return f"Choose at least one option for {f.label}."
+    if f.type is FieldType.COUNTRY:
+        return f"Choose a country for {f.label}."
+    if f.type is FieldType.FILE:
+        return f"Upload {f.label}."
+    if f.type is FieldType.GROUP:
+        return f"Add at least {_lines(max(f.item_minimum, 1))} to {f.label}."
     return f"Fill in {f.label}."

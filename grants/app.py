@@ -91,6 +91,7 @@ class DocumentWorker:
 
     def _run(self) -> None:
         from grants.services.documents import drain
+        from grants.services.mail import deliver_pending
 
         while True:
             self._wake.wait(self._interval)
@@ -99,6 +100,10 @@ class DocumentWorker:
                 drain(self._rt.sessions, self._rt.storage)
             except Exception:  # keep the thread alive; the jobs stay pending
                 log.exception("document worker pass failed")
+            try:  # after the drain: a receipt goes out once its PDF is rendered
+                deliver_pending(self._rt.sessions, self._rt.config)
+            except Exception:  # the messages stay in the outbox for a later pass
+                log.exception("mail delivery pass failed")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -148,6 +153,9 @@ def create_app(config: Config | None = None) -> Flask:
     from grants.views import register_blueprints
 
     register_blueprints(app)
+    from grants.auth import install_rate_limits
+
+    install_rate_limits(app, config)
     from grants.cli import register_commands
 
     register_commands(app)

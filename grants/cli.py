@@ -68,18 +68,22 @@ def demo() -> None:
         click.echo(f"  {role:<10} {email:<34} {name}")
 
 
-@click.command("worker", help="Render pending documents until stopped.")
+@click.command("worker", help="Render pending documents and send queued e-mail until stopped.")
 @click.option("--once", is_flag=True, help="Drain what is pending, then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 @with_appcontext
 def worker(once: bool, interval: float) -> None:
     from grants.services.documents import drain
+    from grants.services.mail import deliver_pending
 
     rt = _runtime()
     while True:
         result = drain(rt.sessions, rt.storage)
         if result.rendered or result.failed:
             click.echo(f"rendered {result.rendered}, failed {result.failed}")
+        # After the drain, so a receipt waiting for its PDF can go out in the same pass.
+        if sent := deliver_pending(rt.sessions, rt.config):
+            click.echo(f"sent {sent} e-mail message(s)")
         if once:
             return
         time.sleep(interval)

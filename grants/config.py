@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,10 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
 @dataclass
 class Config:
     database_url: str = field(
@@ -33,7 +38,7 @@ class Config:
     document_root: Path = field(
         default_factory=lambda: Path(os.environ.get("DOCUMENT_ROOT", INSTANCE / "documents"))
     )
-    secret_key: str = field(default_factory=_secret_key)
+    secret_key: str = field(default_factory=_secret_key, repr=False)
     # Render PDFs in a background thread of the web process (the embedded default);
     # production runs `cascade worker` processes instead and turns this off.
     inprocess_worker: bool = field(
@@ -43,6 +48,45 @@ class Config:
     csrf_enabled: bool = True
     session_cookie_secure: bool = field(
         default_factory=lambda: os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    )
+    # The largest request (a draft form with its files); each file field has its own limit
+    # (max_mb, default 10 MB, at most 25 MB), checked with a clear message below this one.
+    max_request_mb: int = field(
+        default_factory=lambda: int(os.environ.get("CASCADE_MAX_REQUEST_MB", "32"))
+    )
+    # A clamdscan-style command run on every upload (exit 0 clean, 1 infected); empty: the
+    # files are stored unscanned.
+    virus_scan_command: str = field(
+        default_factory=lambda: os.environ.get("CASCADE_VIRUS_SCAN_COMMAND", "")
+    )
+    # A login session ends after this long without a request (each request renews the
+    # cookie; its signature also expires, so a copied cookie does not outlive it).
+    session_lifetime: timedelta = field(
+        default_factory=lambda: timedelta(hours=float(os.environ.get("SESSION_LIFETIME_HOURS", 8)))
+    )
+    # Where the site is reached, e.g. https://vouchers.example.eu: links in e-mails are built
+    # from it. Unset, they follow the request's Host header, which is fine locally; in
+    # production set it, or a forged Host header could send reset links elsewhere.
+    public_url: str | None = field(default_factory=lambda: _env("CASCADE_PUBLIC_URL"))
+    # Flask-Limiter: login and the mail-sending forms are rate limited per IP and per e-mail.
+    # memory:// counts per process; with several web processes use a shared store (redis://).
+    ratelimit_enabled: bool = field(
+        default_factory=lambda: os.environ.get("RATELIMIT_ENABLED", "1") == "1"
+    )
+    ratelimit_storage_uri: str = field(
+        default_factory=lambda: os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    )
+    # Outgoing mail: sent through SMTP when MAIL_SERVER is set; otherwise it stays in the
+    # outbox table, where the admin reads it (Admin → Mail outbox).
+    mail_server: str | None = field(default_factory=lambda: _env("MAIL_SERVER"))
+    mail_port: int = field(default_factory=lambda: int(os.environ.get("MAIL_PORT", "587")))
+    mail_use_tls: bool = field(  # STARTTLS; refuses to send if the server does not offer it
+        default_factory=lambda: os.environ.get("MAIL_USE_TLS", "1") == "1"
+    )
+    mail_username: str | None = field(default_factory=lambda: _env("MAIL_USERNAME"))
+    mail_password: str | None = field(default_factory=lambda: _env("MAIL_PASSWORD"), repr=False)
+    mail_from: str = field(
+        default_factory=lambda: os.environ.get("MAIL_FROM", "Cascade <noreply@localhost>")
     )
 
     def flask_settings(self) -> dict[str, object]:
@@ -54,5 +98,9 @@ class Config:
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.session_cookie_secure,
             "REMEMBER_COOKIE_HTTPONLY": True,
-            "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+            "PERMANENT_SESSION_LIFETIME": self.session_lifetime,
+            "RATELIMIT_ENABLED": self.ratelimit_enabled,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "MAX_CONTENT_LENGTH": self.max_request_mb * 1024 * 1024,
         }

@@ -26,6 +26,7 @@ from grants.services import (
     calls,
     eligibility,
     evaluation,
+    organisations,
     payments,
     reporting,
 )
@@ -50,12 +51,14 @@ DEMO_USERS: list[tuple[str, str, str, str]] = [
     ("admin@leviatad.example", "Ana Kovač", Role.ADMIN, "HR"),
 ]
 
-# (legal name, country, registration number, city, registered on, demo IBAN)
+# (legal name, country, registration number, city, registered on, demo IBAN). The numbers
+# are made up but valid for their country's scheme (check digits included): partita IVA,
+# SIREN, KvK number, Belgian enterprise number, OIB.
 DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Ligure Sonar Systems S.r.l.",
         "IT",
-        "IT02654310993",
+        "02654310107",
         "Genova",
         date(2015, 3, 2),
         "IT60X0542811101000000123456",
@@ -63,7 +66,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Tigullio Composites S.r.l.",
         "IT",
-        "IT01987650997",
+        "01987650106",
         "Chiavari",
         date(2011, 6, 20),
         "IT22E0306909606100000063186",
@@ -71,7 +74,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Spezia Naval Robotics S.r.l.",
         "IT",
-        "IT01456780113",
+        "01456780111",
         "La Spezia",
         date(2019, 9, 9),
         "IT40S0542811101000000123456",
@@ -79,7 +82,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Var Hydrographie SAS",
         "FR",
-        "FR40803452120",
+        "803452127",
         "Toulon",
         date(2014, 1, 15),
         "FR1420041010050500013M02606",
@@ -87,7 +90,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Rade Cyber Défense SAS",
         "FR",
-        "FR83844556676",
+        "844556670",
         "La Seyne-sur-Mer",
         date(2018, 11, 5),
         "FR7630006000011234567890189",
@@ -95,7 +98,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Méditerranée Propulsion Verte SARL",
         "FR",
-        "FR61512345678",
+        "512345679",
         "Hyères",
         date(2012, 4, 30),
         "FR7630004000031234567890143",
@@ -103,7 +106,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Den Helder Maritime Sensors B.V.",
         "NL",
-        "NL859123456B01",
+        "64387215",
         "Den Helder",
         date(2016, 2, 1),
         "NL91ABNA0417164300",
@@ -111,7 +114,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Vlissingen Digital Twin B.V.",
         "NL",
-        "NL812345678B01",
+        "78120943",
         "Vlissingen",
         date(2020, 5, 18),
         "NL02ABNA0123456789",
@@ -119,7 +122,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Antwerp Naval Coatings BV",
         "BE",
-        "BE0456789012",
+        "0456789034",
         "Antwerpen",
         date(2013, 8, 12),
         "BE68539007547034",
@@ -127,7 +130,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Jadranski Autonomni Sustavi d.o.o.",
         "HR",
-        "HR33392005961",
+        "48573029164",
         "Split",
         date(2017, 3, 14),
         "HR1210010051863000160",
@@ -135,7 +138,7 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Pula Brodogradnja Inženjering d.o.o.",
         "HR",
-        "HR69435151530",
+        "72618493054",
         "Pula",
         date(2010, 10, 1),
         "HR1723600001101234565",
@@ -143,12 +146,169 @@ DEMO_SMES: list[tuple[str, str, str, str, date, str]] = [
     (
         "Rijeka Marine Electronics d.o.o.",
         "HR",
-        "HR94577403194",
+        "59382716403",
         "Rijeka",
         date(2021, 1, 11),
         "HR6924840081105234567",
     ),
 ]
+
+
+def _aid(authority: str, amount: str, days_ago: int) -> dict[str, str]:
+    granted = utcnow().date() - timedelta(days=days_ago)
+    return {"granting_authority": authority, "amount": amount, "granted_on": granted.isoformat()}
+
+
+def _related(
+    name: str, relation: str, share: str, staff: str, turnover: str, balance: str
+) -> dict[str, str]:
+    return {
+        "name": name,
+        "relation": relation,
+        "share_percent": share,
+        "headcount": staff,
+        "turnover": turnover,
+        "balance_sheet": balance,
+    }
+
+
+def demo_profiles() -> list[dict[str, Any]]:
+    """Each demo SME's profile (DEMO_SMES order): figures that make every SME category and
+    every kind of enterprise appear, and de minimis aid granted some days before today."""
+    return [
+        {  # small, autonomous
+            "vat_number": "IT02654310107",
+            "address": "Via al Molo Giano 5, 16128 Genova GE",
+            "contact_phone": "+39 010 246 8100",
+            "headcount": "24",
+            "turnover": "3800000",
+            "balance_sheet": "2900000",
+            "de_minimis_aid": [
+                _aid("Regione Liguria (PR FESR 2021-2027)", "45000", 520),
+                _aid("Camera di Commercio di Genova", "8000", 280),
+            ],
+        },
+        {  # micro alone, small with its 30% partner (10.8 staff)
+            "vat_number": "IT01987650106",
+            "address": "Corso Dante 112, 16043 Chiavari GE",
+            "contact_phone": "+39 0185 30 2211",
+            "headcount": "9",
+            "turnover": "1200000",
+            "balance_sheet": "800000",
+            "enterprise_type": "partner",
+            "related_enterprises": [
+                _related(
+                    "Tigullio Partecipazioni S.r.l.", "partner", "30", "6", "900000", "2500000"
+                )
+            ],
+        },
+        {  # micro
+            "vat_number": "IT01456780111",
+            "address": "Viale San Bartolomeo 400, 19126 La Spezia SP",
+            "contact_phone": "+39 0187 50 3344",
+            "headcount": "7",
+            "turnover": "950000",
+            "balance_sheet": "600000",
+            "de_minimis_aid": [_aid("Invitalia (Smart&Start Italia)", "120000", 700)],
+        },
+        {  # small alone, medium with its parent company counted in full
+            "vat_number": "FR95803452127",
+            "address": "Technopôle de la Mer, 83500 La Seyne-sur-Mer",
+            "contact_phone": "+33 4 94 10 20 30",
+            "headcount": "38",
+            "turnover": "6500000",
+            "balance_sheet": "4100000",
+            "enterprise_type": "linked",
+            "related_enterprises": [
+                _related("Groupe Hydro Sud SAS", "linked", "100", "45", "7000000", "9000000")
+            ],
+        },
+        {  # small
+            "vat_number": "FR49844556670",
+            "address": "12 avenue de l'Europe, 83500 La Seyne-sur-Mer",
+            "contact_phone": "+33 4 94 55 66 77",
+            "headcount": "15",
+            "turnover": "2400000",
+            "balance_sheet": "1100000",
+        },
+        {  # medium; de minimis close to the ceiling
+            "vat_number": "FR75512345679",
+            "address": "ZA Saint-Martin, 83400 Hyères",
+            "contact_phone": "+33 4 94 12 34 56",
+            "headcount": "62",
+            "turnover": "11500000",
+            "balance_sheet": "8200000",
+            "de_minimis_aid": [
+                _aid("Bpifrance", "200000", 610),
+                _aid("Région Provence-Alpes-Côte d'Azur", "90000", 150),
+            ],
+        },
+        {  # small alone (48 staff), medium with its 25% partner
+            "vat_number": "NL859123455B01",
+            "address": "Het Nieuwe Diep 21, 1781 AC Den Helder",
+            "contact_phone": "+31 223 61 22 33",
+            "headcount": "48",
+            "turnover": "9200000",
+            "balance_sheet": "7500000",
+            "enterprise_type": "partner",
+            "related_enterprises": [
+                _related("Noordzee Ventures B.V.", "partner", "25", "20", "4000000", "3000000")
+            ],
+        },
+        {  # micro
+            "vat_number": "NL812345678B01",
+            "address": "Edisonweg 2, 4382 NW Vlissingen",
+            "contact_phone": "+31 118 42 10 00",
+            "headcount": "6",
+            "turnover": "700000",
+            "balance_sheet": "400000",
+        },
+        {  # small
+            "vat_number": "BE0456789034",
+            "address": "Noorderlaan 139, 2030 Antwerpen",
+            "contact_phone": "+32 3 545 12 12",
+            "headcount": "31",
+            "turnover": "5900000",
+            "balance_sheet": "4400000",
+            "de_minimis_aid": [_aid("VLAIO (Agentschap Innoveren & Ondernemen)", "60000", 400)],
+        },
+        {  # small
+            "vat_number": "HR48573029164",
+            "address": "Put Brodarice 6, 21000 Split",
+            "contact_phone": "+385 21 555 010",
+            "headcount": "12",
+            "turnover": "1600000",
+            "balance_sheet": "1300000",
+        },
+        {  # medium
+            "vat_number": "HR72618493054",
+            "address": "Flaciusova 1, 52100 Pula",
+            "contact_phone": "+385 52 375 200",
+            "headcount": "140",
+            "turnover": "22000000",
+            "balance_sheet": "18000000",
+            "de_minimis_aid": [_aid("HAMAG-BICRO", "25000", 900)],
+        },
+        {  # micro
+            "vat_number": "HR59382716403",
+            "address": "Milutina Barača 26, 51000 Rijeka",
+            "contact_phone": "+385 51 600 300",
+            "headcount": "4",
+            "turnover": "350000",
+            "balance_sheet": "250000",
+        },
+    ]
+
+
+# A second account registered Ligure Sonar Systems again, under another name: officers see
+# the two flagged as possible duplicates on their dashboard.
+DUPLICATE_ACCOUNT = ("acquisti@liguresonar.example", "Marco Repetto")
+DUPLICATE_PROFILE = {
+    "legal_name": "Ligure Sonar Sistemi S.r.l.",
+    "country": "IT",
+    "registration_number": "IT 026 543 101 07",
+    "address": "Via al Molo Giano 5, 16128 Genova GE",
+}
 
 TOPICS = [
     "Training of engineers in autonomous underwater vehicle navigation",
@@ -192,18 +352,27 @@ def _answer(field_type: str, name: str, topic: str, index: int, amount: Decimal)
             return (start + timedelta(days=180 if "end" in name else 0)).isoformat()
         case FieldType.YES_NO:
             return True
+        case FieldType.COUNTRY:
+            return "IT"
         case _:
             return None
 
 
-def demo_answers(application: Application, topic: str, amount: Decimal) -> dict[str, Any]:
+def _answers_for(fields: Any, topic: str, amount: Decimal) -> dict[str, Any]:
     answers: dict[str, Any] = {}
-    for index, field in enumerate(applications.form_fields(application)):
+    for index, field in enumerate(fields):
         if field.options:
             answers[field.name] = field.options[len(topic) % len(field.options)]
+        elif field.type is FieldType.GROUP:
+            # One line carrying the whole amount: budget lines add up to the request.
+            answers[field.name] = [_answers_for(field.fields, topic, amount)]
         else:
             answers[field.name] = _answer(field.type, field.name, topic, index, amount)
     return answers
+
+
+def demo_answers(application: Application, topic: str, amount: Decimal) -> dict[str, Any]:
+    return _answers_for(applications.form_fields(application), topic, amount)
 
 
 class DemoBuilder:
@@ -264,9 +433,34 @@ class DemoBuilder:
             session.flush()
             for user in session.scalars(select(User).order_by(User.id)):
                 self.actors[user.email] = Actor.of(user, request_id="demo")
+            self.fill_profiles(session, org_ids, password)
             return org_ids
 
         return self.step(create)
+
+    def fill_profiles(self, session: Session, org_ids: list[int], password: str) -> None:
+        """Each manager completes the organisation profile, as they would on its page."""
+        for org_id, extra in zip(org_ids, demo_profiles(), strict=True):
+            manager = next(a for a in self.actors.values() if a.organisation_id == org_id)
+            profile = {"contact_name": manager.name, **extra}
+            profile["contact_email"] = next(
+                email for email, a in self.actors.items() if a is manager
+            )
+            organisations.update_profile(session, manager, org_id, profile)
+        email, full_name = DUPLICATE_ACCOUNT
+        user = User(
+            email=email,
+            full_name=full_name,
+            password_hash=password,
+            role=Role.APPLICANT,
+            country="IT",
+            email_confirmed_at=utcnow(),
+        )
+        session.add(user)
+        session.flush()
+        organisations.create_organisation(
+            session, Actor.of(user, request_id="demo"), DUPLICATE_PROFILE
+        )
 
     def actor(self, email: str) -> Actor:
         return self.actors[email]
@@ -293,6 +487,17 @@ class DemoBuilder:
             ),
             budget=Decimal("80000.00"),
             max_per_voucher=Decimal("8000.00"),
+            eligible_applicants=(
+                "SMEs of the naval and aero-naval defence value chain (shipyards, system "
+                "integrators, sensor, software and materials suppliers) that want their "
+                "staff trained in a strategic technology by an accredited provider."
+            ),
+            applicant_guide=(
+                "Choose an accredited training provider from the LEVIATAD network and attach "
+                "its quote. Describe the skills gap, who will be trained and how the new "
+                "skills will be used in a defence project within a year. Budget lines must "
+                "add up to the requested amount."
+            ),
             opens_at=ups_open,
             deadline=brussels_five_pm(ups_open + timedelta(days=90)),
             form=list(VOUCHER_FORM),
@@ -309,6 +514,14 @@ class DemoBuilder:
             ),
             budget=Decimal("30000.00"),
             max_per_voucher=Decimal("2000.00"),
+            eligible_applicants=(
+                "SMEs of the naval defence value chain with a product or service ready for "
+                "export, targeting a defence market outside the European Union."
+            ),
+            applicant_guide=(
+                "Name the target country and the event, study or certification the voucher "
+                "pays for. Export-control obligations remain the applicant's responsibility."
+            ),
             opens_at=int_open,
             deadline=brussels_five_pm(int_open + timedelta(days=100)),
             batch_ranking=True,

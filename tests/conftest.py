@@ -71,6 +71,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         testing=True,
         csrf_enabled=False,
         inprocess_worker=False,
+        # Shared by every test: logins must not be throttled. The rate-limit tests build
+        # their own app with the limiter on.
+        ratelimit_enabled=False,
     )
     command.upgrade(alembic_config(database_url), "head")
     flask_app = create_app(config)

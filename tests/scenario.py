@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from documents.storage import DocumentStorage
 from forms.defaults import VOUCHER_FORM
 from grants.auth import hash_password
 from grants.db import unit_of_work, utcnow
@@ -32,6 +33,7 @@ from grants.models import (
 )
 from grants.services import (
     applications,
+    attachments,
     awards,
     calls,
     eligibility,
@@ -57,8 +59,41 @@ GOOD_ANSWERS: dict[str, Any] = {
     "expected_impact": "Access to two new defence tenders a year.",
     "start_date": "2027-02-01",
     "end_date": "2027-07-31",
+    "provider_country": "IT",
+    # Adds up to the requested amount of `Scenario.draft` (EUR 8000.00).
+    "budget_lines": [
+        {"item": "Sonar course", "category": "Training and certification", "cost": "6500"},
+        {"item": "Pilot support", "category": "Service provider fees", "cost": "1500.00"},
+    ],
     "no_double_funding": True,
 }
+
+
+def pdf_bytes(size: int = 0, marker: bytes = b"") -> bytes:
+    """A file that is a PDF by its content, padded to ``size`` bytes when asked."""
+    head = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n" + marker
+    tail = b"\ntrailer <<>>\n%%EOF\n"
+    return head + b"0" * max(0, size - len(head) - len(tail)) + tail
+
+
+def form_data(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers as the draft form posts them: a group's items as ``name[i].sub`` fields,
+    declarations as ``yes``, multiple choices as lists (the test client repeats the key)."""
+    data: dict[str, Any] = {}
+    for name, value in answers.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            for index, row in enumerate(value):
+                for sub, sub_value in row.items():
+                    data[f"{name}[{index}].{sub}"] = str(sub_value)
+        elif value is True:
+            data[name] = "yes"
+        elif isinstance(value, list):
+            data[name] = [str(v) for v in value]
+        else:
+            data[name] = str(value)
+    return data
+
+
 KEYS = ("excellence", "impact", "implementation")
 IBANS = ["IT60X0542811101000000123456", "FR1420041010050500013M02606", "NL91ABNA0417164300"]
 
@@ -178,6 +213,8 @@ class Scenario:
                 password_hash=password_hash(),
                 role=role,
                 organisation_id=org.id if org else None,
+                # Made by an administrator, as it were: confirmed, so it can log in.
+                email_confirmed_at=utcnow(),
             )
             s.add(row)
             s.flush()
@@ -243,6 +280,31 @@ class Scenario:
     def owner(self, app_id: int) -> Actor:
         org_id = self.application(app_id).organisation_id
         return next(a for a in self.people.applicants if a.organisation_id == org_id)
+
+    def attach(
+        self,
+        app_id: int,
+        storage: DocumentStorage,
+        *,
+        field: str = "provider_quote",
+        filename: str = "quote.pdf",
+        data: bytes | None = None,
+    ) -> int:
+        """Upload a file (a small PDF unless ``data`` is given) as the owner; its id."""
+        owner = self.owner(app_id)
+        return self.run(
+            lambda s: (
+                attachments.upload(
+                    s,
+                    owner,
+                    storage,
+                    app_id,
+                    field,
+                    filename=filename,
+                    data=pdf_bytes() if data is None else data,
+                ).id
+            )
+        )
 
     def submit(self, app_id: int) -> None:
         self.run(lambda s: applications.submit(s, self.owner(app_id), app_id))

@@ -1,9 +1,19 @@
-"""The applicant's side: drafts, submission and withdrawal."""
+"""The applicant's side: drafts, submission and withdrawal.
+
+Drafts are never lost: ``save_draft`` keeps every answer, valid or not, and reports what is
+wrong. Two browsers editing the same draft are told apart by the application's ``version``:
+a save that names the version it started from is refused with ``DraftConflict`` when someone
+else saved in between, so the last write is always detected, never silent.
+
+Submission is idempotent: the submit request carries a random token, stored with the
+submission; the same token again returns the first result (no second event, receipt or mail).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -12,12 +22,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forms.schema import Field, parse_form
-from forms.validation import missing_required, normalise, validate
+from forms.schema import FILE_KINDS, Field, FieldType, country_name, parse_form
+from forms.validation import (
+    describe,
+    group_rows,
+    group_totals,
+    missing_required,
+    normalise,
+    validate,
+)
+from grants import programme
 from grants.db import utcnow
 from grants.formatting import format_eur, local_time, utc_time
-from grants.models import Application, Call, CallForm
-from grants.services import audit
+from grants.models import Application, Attachment, AuditEvent, Call, CallForm, Document, User
+from grants.services import audit, mail
 from grants.services.actor import Actor
 from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application, load_call
 from workflows.call import CallState
@@ -44,10 +62,42 @@ def require_own(actor: Actor, application: Application) -> None:
         raise TransitionRefused("only the applicant organisation's staff may do this")
 
 
+class DraftConflict(TransitionRefused):
+    """Someone saved the draft after this person loaded it: their save would overwrite it."""
+
+    def __init__(self, application: Application, expected: int) -> None:
+        self.expected_version = expected
+        self.current_version = application.version
+        self.saved_at = application.updated_at
+        super().__init__(
+            "this draft was saved from another browser or by a colleague after you opened it; "
+            "your changes are not saved yet"
+        )
+
+
 def form_fields(application: Application) -> list[Field]:
     """The form version the application was started on, whatever the call's form is now."""
     definition = application.form.definition if application.form else application.call.form
     return parse_form(definition)
+
+
+def form_version(application: Application) -> int:
+    return application.form.version if application.form else application.call.form_version
+
+
+def references(application: Application) -> dict[str, Decimal | None]:
+    """Values outside the form that a group's total may have to equal (forms.schema)."""
+    return {"requested_amount": application.requested_amount}
+
+
+def current_attachments(application: Application) -> dict[str, Attachment]:
+    """The file answering each file field now: the one its answer names, not superseded."""
+    answers = application.answers or {}
+    current: dict[str, Attachment] = {}
+    for attachment in application.attachments:
+        if attachment.superseded_at is None and answers.get(attachment.field_name) == attachment.id:
+            current[attachment.field_name] = attachment
+    return current
 
 
 def current_form(session: Session, call: Call) -> CallForm:
@@ -83,8 +133,14 @@ def create_draft(
     if actor.organisation_id is None:
         raise TransitionRefused("your account is not linked to an organisation yet")
     call = load_call(session, call_id)
-    if call.status != CallState.PUBLISHED or (now or utcnow()) >= call.deadline:
+    now = now or utcnow()
+    if call.status != CallState.PUBLISHED or now >= call.deadline:
         raise TransitionRefused("this call is not open for applications")
+    if now < call.opens_at:
+        raise TransitionRefused(
+            f"this call opens on {local_time(call.opens_at, call.timezone)}; "
+            "applications can be started from then"
+        )
     existing = (
         session.query(Application)
         .filter_by(call_id=call.id, organisation_id=actor.organisation_id)
@@ -123,6 +179,7 @@ def create_draft(
 class SaveResult:
     application: Application
     errors: dict[str, str] = field(default_factory=dict)
+    changed: bool = True
 
 
 def save_draft(
@@ -134,14 +191,29 @@ def save_draft(
     requested_amount: object,
     answers: dict[str, Any],
     declaration_signed: bool,
+    expected_version: int | None = None,
 ) -> SaveResult:
-    """Keep every answer, valid or not, and report what is wrong: a draft is never lost."""
+    """Keep every answer, valid or not, and report what is wrong: a draft is never lost.
+
+    ``expected_version`` is the application's ``version`` when the person loaded the form;
+    when the draft was saved since (with other content), ``DraftConflict`` is raised and
+    nothing is written. File answers are never taken from ``answers``: only the attachment
+    service sets them. A save that changes nothing writes nothing (autosave sends the form
+    again and again).
+    """
     application = load_application(session, application_id)
     require_own(actor, application)
     if application.status != AppState.DRAFT:
         raise TransitionRefused("a submitted application can no longer be edited")
     fields = form_fields(application)
-    errors = validate(fields, answers)
+    stored = application.answers or {}
+    answers = dict(answers)
+    for f in fields:
+        if f.type is FieldType.FILE:
+            answers.pop(f.name, None)
+            if f.name in stored:
+                answers[f.name] = stored[f.name]
+    errors: dict[str, str] = {}
     try:
         amount = parse_amount(requested_amount)
         if amount is not None and amount > application.call.max_per_voucher:
@@ -151,10 +223,24 @@ def save_draft(
     except ValidationFailed as exc:
         amount = application.requested_amount
         errors.update(exc.errors)
+    errors = {**validate(fields, answers, references={"requested_amount": amount}), **errors}
+    clean = normalise(fields, answers)
+    new_title = title.strip()
+    if (
+        application.title == new_title
+        and application.requested_amount == amount
+        and (application.answers or {}) == clean
+        and application.declaration_signed == declaration_signed
+    ):
+        # Nothing to write; also when the draft moved on meanwhile to exactly this content
+        # (an autosave that arrived first): nobody's work is overwritten.
+        return SaveResult(application, errors, changed=False)
+    if expected_version is not None and expected_version != application.version:
+        raise DraftConflict(application, expected_version)
     before = {"title": application.title, "requested_amount": application.requested_amount}
-    application.title = title.strip()
+    application.title = new_title
     application.requested_amount = amount
-    application.answers = normalise(fields, answers)
+    application.answers = clean
     application.declaration_signed = declaration_signed
     flush_or_refuse(session)
     audit.record(
@@ -168,6 +254,7 @@ def save_draft(
             "title": application.title,
             "requested_amount": application.requested_amount,
             "content_sha256": content_sha256(application),
+            "version": application.version,
         },
         application_id=application.id,
     )
@@ -175,28 +262,44 @@ def save_draft(
 
 
 def content_sha256(application: Application) -> str:
-    """Fingerprint of what was submitted, printed on the receipt."""
-    content = {
+    """Fingerprint of what was submitted, printed on the receipt.
+
+    It covers the title, the amount, the answers and the sha256 of each attached file, so a
+    file swapped behind the answers would change it too.
+    """
+    content: dict[str, Any] = {
         "reference": application.reference,
         "title": application.title,
         "requested_amount": str(application.requested_amount),
         "answers": application.answers,
     }
+    files = current_attachments(application)
+    if files:
+        content["attachments"] = {name: a.sha256 for name, a in sorted(files.items())}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def missing_for_submission(application: Application) -> list[str]:
+    """Everything that stops the saved draft from being submitted, in form order."""
     fields = form_fields(application)
+    answers = application.answers or {}
     missing = []
     if not application.title:
         missing.append("Project title")
     if application.requested_amount is None:
         missing.append("Requested amount")
-    missing.extend(missing_required(fields, application.answers))
-    missing.extend(
-        f"{name} ({message})" for name, message in validate(fields, application.answers).items()
-    )
+    missing.extend(missing_required(fields, answers))
+    errors = validate(fields, answers, references=references(application))
+    for path, message in errors.items():
+        if ".total." in path:  # the message names the total already
+            missing.append(f"{describe(fields, path.split('.')[0])}: {message}")
+        else:
+            missing.append(f"{describe(fields, path)} ({message})")
+    files = current_attachments(application)
+    for f in fields:
+        if f.type is FieldType.FILE and answers.get(f.name) and f.name not in files:
+            missing.append(f"{f.label} (upload the file again)")
     if (
         application.requested_amount is not None
         and application.requested_amount > application.call.max_per_voucher
@@ -205,28 +308,117 @@ def missing_for_submission(application: Application) -> list[str]:
     return missing
 
 
+def file_summary(attachment: Attachment, *, full_hash: bool = False) -> str:
+    kind = next(
+        (label for mime, label in FILE_KINDS.values() if mime == attachment.content_type), ""
+    )
+    digest = attachment.sha256 if full_hash else f"{attachment.sha256[:12]}…"
+    return f"{attachment.filename} ({kind}, {human_size(attachment.size)}), sha256 {digest}"
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} kB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def display_value(f: Field, value: object) -> str:
+    """One answer as text, for letters and for pages that show it as text."""
+    if value is None or value == "" or value == []:
+        return ""
+    match f.type:
+        case FieldType.YES_NO:
+            return "Yes" if value is True else "No"
+        case FieldType.MONEY:
+            try:
+                return format_eur(Decimal(str(value)))
+            except ArithmeticError:
+                return str(value)
+        case FieldType.COUNTRY:
+            return f"{country_name(str(value))} ({value})"
+        case FieldType.MULTI_CHOICE:
+            return "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    return str(value)
+
+
+def group_table(f: Field, value: object) -> dict[str, Any]:
+    """A group answer as a table: headers, one row of texts per item, and the totals."""
+    rows = []
+    for row in group_rows(value):
+        if isinstance(row, dict):
+            rows.append([display_value(sub, row.get(sub.name)) for sub in f.fields])
+        else:
+            rows.append([str(row)] + [""] * (len(f.fields) - 1))
+    totals = []
+    for name, total in group_totals(f, value).items():
+        sub = f.sub(name)
+        shown = format_eur(total) if sub.type is FieldType.MONEY else f"{total.normalize():f}"
+        totals.append({"name": name, "label": sub.label, "value": shown})
+    return {"headers": [sub.label for sub in f.fields], "rows": rows, "totals": totals}
+
+
+def group_text(f: Field, value: object) -> str:
+    table = group_table(f, value)
+    lines = [
+        f"{i}. " + " · ".join(cell for cell in row if cell)
+        for i, row in enumerate(table["rows"], start=1)
+    ]
+    lines.extend(f"Total {t['label']}: {t['value']}" for t in table["totals"])
+    return "\n".join(lines)
+
+
 def answers_for_display(application: Application) -> list[dict[str, str]]:
     rows = [
         {"label": "Project title", "value": application.title},
         {"label": "Requested amount", "value": format_eur(application.requested_amount)},
     ]
+    files = current_attachments(application)
     for f in form_fields(application):
-        value = application.answers.get(f.name)
-        if isinstance(value, bool):
-            value = "Yes" if value else "No"
-        rows.append({"label": f.label, "value": "" if value is None else str(value)})
+        value = (application.answers or {}).get(f.name)
+        if f.type is FieldType.GROUP:
+            text = group_text(f, value)
+        elif f.type is FieldType.FILE:
+            text = file_summary(files[f.name], full_hash=True) if f.name in files else ""
+        else:
+            text = display_value(f, value)
+        rows.append({"label": f.label, "value": text})
     return rows
 
 
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
 def submit(
-    session: Session, actor: Actor, application_id: int, *, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    application_id: int,
+    *,
+    now: datetime | None = None,
+    token: str | None = None,
 ) -> StepResult:
+    """Submit the saved draft before the server-side deadline.
+
+    ``token`` identifies the person's submit request (the edit page carries a random one).
+    The same token again, once submitted, returns the first submission's result: no second
+    audit event, receipt or e-mail. Without it, or with another one, a submitted application
+    is refused as any second submission is.
+    """
+    if token is not None and not TOKEN_RE.fullmatch(token):
+        raise TransitionRefused("the submission form is damaged; reload the page and try again")
     application = load_application(session, application_id)
     require_own(actor, application)
+    if (
+        token is not None
+        and application.submitted_at is not None
+        and application.submission_token == token
+    ):
+        return _first_submission(session, application)
     now = now or utcnow()
     digest = content_sha256(application)
     call = application.call
-    return apply(
+    result = apply(
         session,
         actor,
         application,
@@ -238,13 +430,63 @@ def submit(
             "missing_fields": missing_for_submission(application),
             "declaration_signed": application.declaration_signed,
         },
-        changes={"submitted_at": now, "content_sha256": digest},
+        changes={"submitted_at": now, "content_sha256": digest, "submission_token": token},
         details={
             "submitted_at": f"{local_time(now, call.timezone)} ({utc_time(now)})",
             "content_sha256": digest,
             "answers": answers_for_display(application),
         },
     )
+    _queue_receipt_mail(session, actor, application, result, now)
+    return result
+
+
+def _first_submission(session: Session, application: Application) -> StepResult:
+    event = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.application_id == application.id, AuditEvent.action == "submit")
+        .order_by(AuditEvent.id)
+        .limit(1)
+    ).one()
+    document = session.scalars(
+        select(Document).where(Document.audit_event_id == event.id).order_by(Document.id).limit(1)
+    ).first()
+    return StepResult(event=event, dest=str(event.after.get("status", "")), document=document)
+
+
+def _queue_receipt_mail(
+    session: Session, actor: Actor, application: Application, result: StepResult, now: datetime
+) -> None:
+    """The receipt by e-mail to the person who submitted and the organisation's contact."""
+    user = session.get(User, actor.user_id) if actor.user_id else None
+    recipients: list[str] = []
+    for address in (user.email if user else "", application.organisation.contact_email or ""):
+        if address.strip() and address.strip().lower() not in recipients:
+            recipients.append(address.strip().lower())
+    call = application.call
+    subject = f"Submission receipt {application.reference}"
+    body = (
+        f"Dear {user.full_name if user else 'applicant'},\n\n"
+        f'the application {application.reference} "{application.title}" of '
+        f"{application.organisation.legal_name} to the call {call.reference} "
+        f"({call.title}) was received.\n\n"
+        f"Submitted at: {local_time(now, call.timezone)} ({utc_time(now)}), the time recorded "
+        "by our server, which is the one that counts for the deadline.\n"
+        f"SHA-256 fingerprint of the submitted content: {application.content_sha256}\n\n"
+        "The submission receipt (PDF) is attached and stays available on the application's "
+        "page under Documents. Keep it as proof of submission.\n\n"
+        f"{programme.PROGRAMME_NAME}\n"
+    )
+    for address in recipients:
+        mail.queue(
+            session,
+            to=address,
+            subject=subject,
+            body=body,
+            purpose="submission_receipt",
+            application_id=application.id,
+            document_id=result.document.id if result.document else None,
+        )
 
 
 def withdraw(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:

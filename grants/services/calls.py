@@ -1,7 +1,9 @@
-"""Calls for proposals: creation and their own lifecycle."""
+"""Calls for proposals: creation, their own lifecycle, and their application form versions."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -9,10 +11,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+import yaml
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forms.schema import parse_form
+from forms.schema import Field, FormDefinitionError, dump_form, parse_form
 from grants.db import utcnow
 from grants.models import Call, CallForm
 from grants.services import audit
@@ -22,6 +25,7 @@ from grants.services.awards import pending_count
 from grants.services.workflow import StepResult, fire_other, flush_or_refuse, load_call
 from workflows import scoring
 from workflows.call import CALL_V1, CallState
+from workflows.errors import TransitionRefused
 from workflows.registry import DEFAULT_APPLICATION_WORKFLOW
 from workflows.roles import Role
 
@@ -45,6 +49,8 @@ class CallSpec:
     batch_ranking: bool = False
     threshold_total: Decimal = Decimal("10")
     eligible_countries: Sequence[str] = ("IT", "FR", "NL", "BE", "HR")
+    eligible_applicants: str = ""
+    applicant_guide: str = ""
     criteria: list[dict[str, Any]] = field(default_factory=lambda: list(scoring.DEFAULT_CRITERIA))
     form: list[dict[str, Any]] = field(default_factory=list)
 
@@ -101,6 +107,8 @@ def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
         timezone=spec.timezone,
         evaluators_per_application=spec.evaluators_per_application,
         batch_ranking=spec.batch_ranking,
+        eligible_applicants=spec.eligible_applicants.strip(),
+        applicant_guide=spec.applicant_guide.strip(),
         criteria=list(spec.criteria),
         threshold_total=spec.threshold_total,
         eligible_countries=list(spec.eligible_countries),
@@ -200,3 +208,122 @@ def archive(session: Session, actor: Actor, call_id: int) -> StepResult:
 
 def list_calls(session: Session) -> list[Call]:
     return list(session.scalars(select(Call).order_by(Call.deadline.desc(), Call.reference)))
+
+
+# -- application form versions ---------------------------------------------------------------
+
+MAX_FORM_TEXT = 200_000  # characters of a pasted definition
+FORM_EDITABLE = (CallState.DRAFT, CallState.PUBLISHED)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: they add nothing to a form and can blow a small
+    text up into an enormous structure."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed here", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _load_text(raw_text: str) -> Any:
+    text = raw_text.strip()
+    if not text:
+        raise FormDefinitionError(["the definition is empty: paste a JSON or YAML list of fields"])
+    if len(text) > MAX_FORM_TEXT:
+        raise FormDefinitionError([f"the definition is too long (over {MAX_FORM_TEXT} characters)"])
+    if text[0] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FormDefinitionError(
+                [f"JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+            ) from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader: yaml.safe_load's rules
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise FormDefinitionError([f"YAML: {where}{problem}"]) from None
+
+
+def parse_form_text(raw_text: str) -> list[dict[str, Any]]:
+    """A pasted JSON or YAML form definition, checked, as its canonical JSON.
+
+    The text is a list of fields, or an object whose only key is ``fields``. Raises
+    ``FormDefinitionError`` listing every problem (syntax errors with their line).
+    """
+    data = _load_text(raw_text)
+    if isinstance(data, dict) and set(data) == {"fields"}:
+        data = data["fields"]
+    fields = parse_form(data)
+    if not fields:
+        raise FormDefinitionError(["the form needs at least one field"])
+    return dump_form(fields)
+
+
+def preview_form(raw_text: str) -> list[Field]:
+    """The fields as an applicant will see them; nothing is saved."""
+    return parse_form(parse_form_text(raw_text))
+
+
+def definition_sha256(definition: list[Any]) -> str:
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def form_versions(session: Session, call_id: int) -> list[CallForm]:
+    return list(
+        session.scalars(
+            select(CallForm).where(CallForm.call_id == call_id).order_by(CallForm.version.desc())
+        )
+    )
+
+
+def update_form(session: Session, actor: Actor, call_id: int, raw_text: str) -> CallForm:
+    """Save a pasted definition as the call's next form version.
+
+    Allowed while the call is a draft or open. Applications already started keep the
+    version they pinned; drafts started from now on get this one. Raises
+    ``FormDefinitionError`` for a definition that cannot be used (or is unchanged).
+    """
+    require_role(actor, Role.OFFICER)
+    call = load_call(session, call_id)
+    if call.status not in FORM_EDITABLE:
+        raise TransitionRefused(
+            f"the application form can only change while the call is a draft or open; "
+            f"this call is {call.status}"
+        )
+    definition = parse_form_text(raw_text)
+    if definition == dump_form(parse_form(call.form)):
+        raise FormDefinitionError(
+            [f"this is the same form as version {call.form_version}: nothing to save"]
+        )
+    latest = session.scalar(select(func.max(CallForm.version)).where(CallForm.call_id == call.id))
+    version = (latest or 0) + 1
+    form = CallForm(
+        call_id=call.id, version=version, definition=definition, created_by_id=actor.user_id
+    )
+    session.add(form)
+    before = {"form_version": call.form_version, "sha256": definition_sha256(call.form)}
+    call.form = definition
+    call.form_version = version
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "update_form",
+        entity_type="call",
+        entity_id=call.reference,
+        before=before,
+        after={
+            "form_version": version,
+            "sha256": definition_sha256(definition),
+            "fields": [f["name"] for f in definition],
+        },
+    )
+    return form

@@ -27,11 +27,15 @@ def _error_page(code: int, title: str, message: str) -> tuple[str, int]:
 def register_blueprints(app: Flask) -> None:
     from grants import auth
     from grants.views import (
+        account,
+        admin,
         applications,
         auditor,
+        call_forms,
         dashboard,
         documents,
         evaluator,
+        organisation,
         public,
     )
 
@@ -40,9 +44,13 @@ def register_blueprints(app: Flask) -> None:
         public.bp,
         dashboard.bp,
         applications.bp,
+        call_forms.bp,
         evaluator.bp,
         documents.bp,
         auditor.bp,
+        organisation.bp,
+        account.bp,
+        admin.bp,
     ):
         app.register_blueprint(blueprint)
 

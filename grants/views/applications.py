@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import io
+import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from documents.kinds import TITLES
-from forms.schema import Field, FieldType
-from grants.app import db_session, transaction
+from forms.schema import EXTERNAL_REFERENCES, FILE_KINDS, Field, FieldType, country_choices
+from forms.validation import describe, group_rows, group_totals, normalise
+from grants.app import db_session, runtime, transaction
+from grants.formatting import format_eur, local_time
 from grants.models import (
     Application,
+    Attachment,
     AuditEvent,
     EvaluationStatus,
     Instalment,
@@ -27,6 +44,7 @@ from grants.models import (
 from grants.services import (
     access,
     applications,
+    attachments,
     awards,
     eligibility,
     evaluation,
@@ -86,6 +104,8 @@ ACTION_LABELS = {
     "declare_conflict": "Declared a conflict of interest",
     "submit_scores": "Scores submitted",
     "prepare_prefinancing": "Pre-financing prepared",
+    "upload_attachment": "File uploaded",
+    "replace_attachment": "File replaced",
 }
 
 
@@ -95,30 +115,31 @@ ACTION_LABELS = {
 @dataclass(frozen=True)
 class AnswerRow:
     label: str
-    value: str
+    value: str  # the answer as text (groups as numbered lines, files as name and sha256)
     long: bool = False
-
-
-def _display(field: Field, value: object) -> str:
-    if value is None or value == "":
-        return ""
-    if field.type is FieldType.YES_NO:
-        return "Yes" if value is True else "No"
-    if field.type is FieldType.MONEY:
-        try:
-            return awards.format_eur(Decimal(str(value)))
-        except ArithmeticError:
-            return str(value)
-    return str(value)
+    table: dict[str, Any] | None = None  # a group: headers, rows, totals
+    file: Attachment | None = None  # a file field: the current attachment
+    earlier: tuple[Attachment, ...] = ()  # a file field: the files it replaced
 
 
 def answer_rows(application: Application) -> list[AnswerRow]:
-    return [
-        AnswerRow(
-            f.label, _display(f, application.answers.get(f.name)), f.type is FieldType.LONG_TEXT
-        )
-        for f in form_fields(application)
-    ]
+    rows = []
+    files = applications.current_attachments(application)
+    for f in form_fields(application):
+        value = (application.answers or {}).get(f.name)
+        if f.type is FieldType.GROUP:
+            text = applications.group_text(f, value)
+            table = applications.group_table(f, value) if text else None
+            rows.append(AnswerRow(f.label, text, True, table=table))
+        elif f.type is FieldType.FILE:
+            current = files.get(f.name)
+            earlier = tuple(a for a in attachments.history(application, f.name) if a is not current)
+            text = applications.file_summary(current) if current else ""
+            rows.append(AnswerRow(f.label, text, file=current, earlier=earlier))
+        else:
+            text = applications.display_value(f, value)
+            rows.append(AnswerRow(f.label, text, f.type is FieldType.LONG_TEXT))
+    return rows
 
 
 def _action_label(event: AuditEvent, application: Application) -> str:
@@ -135,10 +156,21 @@ def timeline(application: Application, viewer: Role) -> list[dict[str, Any]]:
         .where(AuditEvent.application_id == application.id)
         .order_by(AuditEvent.id)
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event in events:
         # The SME follows its own file, not who evaluates it or what each expert wrote.
         if viewer == Role.APPLICANT and event.entity_type not in ("application", "payment"):
+            continue
+        last = rows[-1] if rows else None
+        if (
+            last is not None
+            and event.action == "save_draft" == last["event"].action
+            and event.actor_id == last["event"].actor_id
+        ):
+            # Autosave writes many saves in a row: one line, with the latest time.
+            last["saves"] += 1
+            last["event"] = event
+            last["label"] = f"Draft saved ({last['saves']} times)"
             continue
         rows.append(
             {
@@ -146,6 +178,7 @@ def timeline(application: Application, viewer: Role) -> list[dict[str, Any]]:
                 "label": _action_label(event, application),
                 "before": event.before.get("status", ""),
                 "after": event.after.get("status", ""),
+                "saves": 1,
             }
         )
     return rows
@@ -237,6 +270,8 @@ def detail_context(
         "ranking_pending": viewer == Role.OFFICER and application.status == AppState.EVALUATED,
         "balance": balance,
         "prefinancing": prefinancing,
+        # A retried or double-clicked submit carries the same token: one submission.
+        "submission_token": secrets.token_urlsafe(24),
     }
     if "check_eligibility" in triggers:
         ctx["proposed_checks"] = eligibility.proposed_checks(application)
@@ -294,6 +329,37 @@ def detail(application_id: int) -> str | Response:
 # -- the applicant's draft -------------------------------------------------------------------
 
 
+@bp.app_template_filter("field_id")
+def field_id(path: str) -> str:
+    """An HTML id for an answer path: ``budget_lines[0].cost`` -> ``budget_lines-0-cost``."""
+    return path.replace("[", "-").replace("]", "").replace(".", "-")
+
+
+@bp.app_template_filter("filesize")
+def filesize(size: int) -> str:
+    return applications.human_size(size)
+
+
+@bp.app_template_filter("extension_of")
+def extension_of(kind: str) -> str:
+    """What a file input's ``accept`` lists for a kind: extension and MIME type."""
+    return f".{attachments.EXTENSIONS[kind]},{FILE_KINDS[kind][0]}" + (
+        ",.jpeg" if kind == "jpeg" else ""
+    )
+
+
+@bp.app_template_global("country_choices")
+def template_country_choices(f: Field) -> list[tuple[str, str]]:
+    return country_choices(f)
+
+
+@bp.app_template_global("must_equal_label")
+def must_equal_label(f: Field, fields: list[Field]) -> str:
+    if f.must_equal in EXTERNAL_REFERENCES:
+        return EXTERNAL_REFERENCES[f.must_equal]
+    return next((g.label for g in fields if g.name == f.must_equal), f.must_equal or "")
+
+
 def _draft_values(application: Application, fields: list[Field]) -> dict[str, Any]:
     values: dict[str, Any] = {
         "title": application.title,
@@ -302,28 +368,134 @@ def _draft_values(application: Application, fields: list[Field]) -> dict[str, An
         else str(application.requested_amount),
         "declaration_signed": application.declaration_signed,
     }
+    answers = application.answers or {}
     for f in fields:
-        value = application.answers.get(f.name)
-        values[f.name] = (
-            value is True if f.type is FieldType.YES_NO else ("" if value is None else str(value))
-        )
+        value = answers.get(f.name)
+        if f.type is FieldType.YES_NO:
+            values[f.name] = value is True
+        elif f.type is FieldType.MULTI_CHOICE:
+            values[f.name] = [str(v) for v in value] if isinstance(value, list) else []
+        elif f.type is FieldType.GROUP:
+            values[f.name] = [
+                {k: "" if v is None else str(v) for k, v in row.items()}
+                for row in group_rows(value)
+                if isinstance(row, dict)
+            ]
+        elif f.type is FieldType.FILE:
+            values[f.name] = None
+        else:
+            values[f.name] = "" if value is None else str(value)
     return values
 
 
+_ITEM_KEY = re.compile(r"(?P<name>[a-z][a-z0-9_]*)\[(?P<index>\d{1,3})\]\.(?P<sub>[a-z][a-z0-9_]*)")
+
+
 def _posted_values(fields: list[Field]) -> dict[str, Any]:
+    """What the person typed, as the service takes it: groups from ``name[i].sub`` keys."""
     form = request.form
     values: dict[str, Any] = {
         "title": form.get("title", ""),
         "requested_amount": form.get("requested_amount", ""),
         "declaration_signed": "declaration_signed" in form,
     }
+    items: dict[str, dict[int, dict[str, str]]] = {}
+    for key in form:
+        match = _ITEM_KEY.fullmatch(key)
+        if match:
+            rows = items.setdefault(match["name"], {})
+            rows.setdefault(int(match["index"]), {})[match["sub"]] = form.get(key, "")
     for f in fields:
-        values[f.name] = f.name in form if f.type is FieldType.YES_NO else form.get(f.name, "")
+        if f.type is FieldType.YES_NO:
+            values[f.name] = f.name in form
+        elif f.type is FieldType.MULTI_CHOICE:
+            values[f.name] = form.getlist(f.name)
+        elif f.type is FieldType.GROUP:
+            rows = items.get(f.name, {})
+            values[f.name] = group_rows(
+                [{sub.name: rows[i].get(sub.name, "") for sub in f.fields} for i in sorted(rows)]
+            )
+        elif f.type is FieldType.FILE:
+            values[f.name] = None
+        else:
+            values[f.name] = form.get(f.name, "")
     return values
 
 
+def _answers(fields: list[Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f.name: values[f.name] for f in fields if f.type is not FieldType.FILE}
+
+
+def _posted_version() -> int | None:
+    raw = request.form.get("version")
+    if raw is None:
+        return None  # a client that does not say what it started from (the API, old pages)
+    return int(raw) if raw.isdigit() else -1
+
+
+def _labels(fields: list[Field], errors: Mapping[str, str]) -> dict[str, str]:
+    labels = {
+        "title": "Project title",
+        "requested_amount": "Requested amount",
+        "declaration_signed": "Declaration of honour",
+    }
+    return {path: labels.get(path) or describe(fields, path) for path in errors}
+
+
+def _conflict_rows(
+    application: Application, fields: list[Field], values: Mapping[str, Any]
+) -> list[dict[str, str]]:
+    """Each answer where the newer saved draft and this person's unsaved input differ."""
+    rows = []
+    saved_amount = application.requested_amount
+    if application.title != values["title"].strip():
+        rows.append(
+            {"label": "Project title", "saved": application.title, "yours": values["title"]}
+        )
+    try:
+        yours_amount = applications.parse_amount(values["requested_amount"])
+    except ValidationFailed:
+        yours_amount = None
+    if saved_amount != yours_amount:
+        rows.append(
+            {
+                "label": "Requested amount",
+                "saved": format_eur(saved_amount),
+                "yours": values["requested_amount"],
+            }
+        )
+    saved = application.answers or {}
+    yours = normalise(fields, _answers(fields, values))
+    for f in fields:
+        if f.type is FieldType.FILE or saved.get(f.name) == yours.get(f.name):
+            continue
+        if f.type is FieldType.GROUP:
+            shown = (applications.group_text(f, saved.get(f.name)),)
+            shown += (applications.group_text(f, yours.get(f.name)),)
+        else:
+            shown = (
+                applications.display_value(f, saved.get(f.name)),
+                applications.display_value(f, yours.get(f.name)),
+            )
+        rows.append({"label": f.label, "saved": shown[0], "yours": shown[1]})
+    if application.declaration_signed != values["declaration_signed"]:
+        rows.append(
+            {
+                "label": "Declaration of honour",
+                "saved": "Signed" if application.declaration_signed else "Not signed",
+                "yours": "Signed" if values["declaration_signed"] else "Not signed",
+            }
+        )
+    return rows
+
+
 def _render_edit(
-    application: Application, values: dict[str, Any], errors: Mapping[str, str], status: int
+    application: Application,
+    values: dict[str, Any],
+    errors: Mapping[str, str],
+    status: int,
+    *,
+    conflict: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     fields = form_fields(application)
     return (
@@ -332,18 +504,60 @@ def _render_edit(
             application=application,
             call=application.call,
             fields=fields,
+            form_version=applications.form_version(application),
             values=values,
             errors=errors,
+            labels=_labels(fields, errors),
             missing=applications.missing_for_submission(application),
-            labels={
-                "title": "Project title",
-                "requested_amount": "Requested amount",
-                "declaration_signed": "Declaration of honour",
-                **{f.name: f.label for f in fields},
+            files=applications.current_attachments(application),
+            totals={
+                f.name: group_totals(f, values.get(f.name))
+                for f in fields
+                if f.type is FieldType.GROUP
             },
+            conflict=conflict,
+            submission_token=secrets.token_urlsafe(24),
         ),
         status,
     )
+
+
+def _upload_files(application_id: int, fields: list[Field], version: int) -> dict[str, str]:
+    """Store the files chosen in the draft form, each in its own transaction; their errors."""
+    errors: dict[str, str] = {}
+    rt = runtime()
+    for f in fields:
+        if f.type is not FieldType.FILE:
+            continue
+        upload = request.files.get(f.name)
+        if upload is None or not upload.filename:
+            continue
+        data = upload.read()
+        fresh_for_update()
+        try:
+            with transaction() as session:
+                attachment = attachments.upload(
+                    session,
+                    actor(),
+                    rt.storage,
+                    application_id,
+                    f.name,
+                    filename=upload.filename,
+                    data=data,
+                    scanner=attachments.scanner_for(rt.config.virus_scan_command),
+                    expected_version=version,
+                )
+                version = attachment.application.version
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+        except attachments.ScanFailed:
+            errors[f.name] = (
+                "The virus check is not available right now, so the file was not kept. "
+                "Try again in a few minutes."
+            )
+        except TransitionRefused as exc:
+            errors[f.name] = exc.message[:1].upper() + exc.message[1:] + "."
+    return errors
 
 
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
@@ -366,13 +580,18 @@ def edit(application_id: int) -> tuple[str, int] | Response:
                 application_id,
                 title=values["title"],
                 requested_amount=values["requested_amount"],
-                answers={f.name: values[f.name] for f in fields},
+                answers=_answers(fields, values),
                 declaration_signed=values["declaration_signed"],
+                expected_version=_posted_version(),
             )
             errors = dict(result.errors)
+            version = result.application.version
+    except applications.DraftConflict as exc:
+        return _conflict(application_id, fields, values, exc)
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("applications.detail", application_id=application_id))
+    errors.update(_upload_files(application_id, fields, version))
     if errors:
         flash(
             "Your draft is saved, but some answers need correcting before you can submit.",
@@ -381,6 +600,121 @@ def edit(application_id: int) -> tuple[str, int] | Response:
         return _render_edit(visible_application(application_id), values, errors, 422)
     flash_done("Draft saved.")
     return redirect(url_for("applications.edit", application_id=application_id))
+
+
+def _conflict(
+    application_id: int,
+    fields: list[Field],
+    values: dict[str, Any],
+    exc: applications.DraftConflict,
+) -> tuple[str, int]:
+    db_session().expire_all()
+    application = visible_application(application_id)
+    chose_files = any(
+        (upload := request.files.get(f.name)) is not None and upload.filename
+        for f in fields
+        if f.type is FieldType.FILE
+    )
+    flash(
+        {
+            "text": "Not saved: this draft was saved from another browser or by a colleague "
+            "after you opened it.",
+            "items": [
+                "Your input is kept below, and what was saved meanwhile is shown next to it.",
+                "Save again to keep your version (it replaces the other one), or reload the "
+                "page to continue from the saved one.",
+            ]
+            + (
+                ["Choose your file again: files are not kept by the browser."]
+                if chose_files
+                else []
+            ),
+        },
+        "error",
+    )
+    conflict = {
+        "version": exc.current_version,
+        "saved_at": local_time(application.updated_at, application.call.timezone),
+        "rows": _conflict_rows(application, fields, values),
+    }
+    return _render_edit(application, values, {}, 409, conflict=conflict)
+
+
+@bp.route("/applications/<int:application_id>/autosave", methods=["POST"])
+@roles_required(Role.APPLICANT)
+def autosave(application_id: int) -> tuple[Response, int]:
+    """The draft form sent by the browser's autosave: the same service and version check."""
+    application = visible_application(application_id)
+    if application.status != AppState.DRAFT:
+        return jsonify(ok=False, reason="this application is submitted; it cannot change"), 409
+    fields = form_fields(application)
+    values = _posted_values(fields)
+    fresh_for_update()
+    try:
+        with transaction() as session:
+            result = applications.save_draft(
+                session,
+                actor(),
+                application_id,
+                title=values["title"],
+                requested_amount=values["requested_amount"],
+                answers=_answers(fields, values),
+                declaration_signed=values["declaration_signed"],
+                expected_version=_posted_version(),
+            )
+            saved = result.application
+            body = {
+                "ok": True,
+                "version": saved.version,
+                "changed": result.changed,
+                "saved_at": saved.updated_at.isoformat(),
+                "errors": len(result.errors),
+            }
+    except applications.DraftConflict as exc:
+        return jsonify(
+            ok=False,
+            conflict=True,
+            version=exc.current_version,
+            reason="saved meanwhile from another browser; use Save draft to compare",
+        ), 409
+    except TransitionRefused as exc:
+        return jsonify(ok=False, reason=exc.message), 409
+    return jsonify(body), 200
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@roles_required(*Role)
+def attachment(attachment_id: int) -> Response | tuple[str, int]:
+    """A file of an application, for whoever may see the application."""
+    try:
+        found, data = attachments.for_download(
+            db_session(), actor(), runtime().storage, attachment_id
+        )
+    except (LookupError, OSError):
+        abort(404)
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=found.content_type,
+        as_attachment=True,
+        download_name=found.filename,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.app_errorhandler(413)
+def too_large(_exc: Exception) -> tuple[str, int]:
+    limit = applications.human_size(current_app.config["MAX_CONTENT_LENGTH"] or 0)
+    return render_template(
+        "errors/error.html",
+        code=413,
+        title="The file is too large",
+        message=f"The form with its files may be at most {limit}. Nothing was saved: go "
+        "back, choose a smaller file and save again.",
+    ), 413
 
 
 # -- workflow actions ------------------------------------------------------------------------
@@ -393,7 +727,7 @@ def _text(form: MultiDict[str, str], name: str) -> str:
 
 
 def _submit(s: Session, a: Actor, app_id: int, form: MultiDict[str, str]) -> str:
-    applications.submit(s, a, app_id)
+    applications.submit(s, a, app_id, token=form.get("submission_token") or None)
     return "Application submitted. Your submission receipt is being generated."
 
 

@@ -173,8 +173,17 @@ def flash_done(message: str) -> None:
     flash(message, "success")
 
 
+def is_local_path(target: str | None) -> bool:
+    """Only paths on this site: an open redirect is a phishing aid. Browsers read a
+    backslash as a slash, so "/\\evil.example" would leave the site too."""
+    return (
+        bool(target)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and ("\\" not in target)
+    )
+
+
 def safe_next(default: str) -> str:
     target = request.form.get("next") or request.args.get("next")
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
+    return target if target and is_local_path(target) else default

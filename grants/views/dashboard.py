@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from grants.app import db_session, transaction
+from grants.db import utcnow
 from grants.models import Application, Evaluation, Instalment, Payment, User
-from grants.services import access, awards, calls
+from grants.services import access, awards, calls, expectations, organisations
 from grants.services.actor import Actor
 from grants.views.common import (
     actor,
@@ -34,35 +35,6 @@ from workflows.voucher import AppState
 
 bp = Blueprint("dashboard", __name__)
 
-# What the applicant is expected to do next, by status.
-NEXT_STEP = {
-    AppState.DRAFT: "Complete the form, sign the declaration of honour and submit it "
-    "before the deadline.",
-    AppState.SUBMITTED: "Nothing to do: the programme team is checking eligibility.",
-    AppState.WITHDRAWN: "Nothing to do: you withdrew this application.",
-    AppState.ELIGIBLE: "Nothing to do: independent experts will evaluate your proposal.",
-    AppState.INELIGIBLE: "Read the eligibility decision. You may ask for redress within the "
-    "call's redress window.",
-    AppState.IN_EVALUATION: "Nothing to do: independent experts are evaluating your proposal.",
-    AppState.EVALUATED: "Nothing to do: the results are published after ranking.",
-    AppState.SELECTED: "Your proposal is selected. The voucher agreement will be offered "
-    "to you shortly.",
-    AppState.RESERVE: "Your proposal is on the reserve list; you will be told if budget "
-    "becomes available.",
-    AppState.REJECTED: "Read the result letter and the evaluation summary.",
-    AppState.OFFERED: "Read the voucher agreement, then accept it (with your bank details) "
-    "or decline it.",
-    AppState.CONTRACTED: "Carry out the activities, then submit your final report with the "
-    "costs incurred.",
-    AppState.DECLINED: "Nothing to do: you declined this voucher.",
-    AppState.REPORT_SUBMITTED: "Nothing to do: the programme team is reviewing your report.",
-    AppState.REPORT_APPROVED: "Nothing to do: the balance payment is being prepared.",
-    AppState.PAYMENT_PREPARED: "Nothing to do: the balance payment is being authorised.",
-    AppState.PAYMENT_AUTHORISED: "Nothing to do: the balance payment is on its way.",
-    AppState.PAID: "The balance is paid. Keep your supporting documents for audits.",
-    AppState.CLOSED: "Closed. Keep your supporting documents for the retention period.",
-    AppState.TERMINATED: "Read the termination notice; any amount to recover is stated there.",
-}
 
 CALL_ACTIONS: dict[str, Callable[[Session, Actor, int], Any]] = {
     "publish": calls.publish,
@@ -118,8 +90,12 @@ def _applicant() -> str:
         for c in calls.list_calls(db_session())
         if c.status == CallState.PUBLISHED and c.id not in applied
     ]
+    now = utcnow()
     return render_template(
-        "dashboard/applicant.html", applications=own, open_calls=open_calls, next_step=NEXT_STEP
+        "dashboard/applicant.html",
+        applications=own,
+        open_calls=open_calls,
+        next_steps={a.id: expectations.next_step(a, now) for a in own},
     )
 
 
@@ -152,6 +128,7 @@ def _officer() -> str:
         counts=counts,
         wanted=wanted,
         states=[str(s) for s in AppState],
+        duplicates=organisations.duplicate_registrations(session),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from grants.app import db_session, transaction
 from grants.db import utcnow
 from grants.models import Application, Call
-from grants.services import applications
+from grants.services import applications, call_guide
 from grants.services.calls import list_calls
 from grants.views.common import (
     actor,
@@ -31,13 +31,20 @@ bp = Blueprint("public", __name__)
 
 @bp.route("/")
 def home() -> str:
+    now = utcnow()
     calls = [c for c in list_calls(db_session()) if c.status != CallState.DRAFT]
+    published = [c for c in calls if c.status == CallState.PUBLISHED]
     open_calls = sorted(
-        (c for c in calls if c.status == CallState.PUBLISHED), key=lambda c: c.deadline
+        (c for c in published if c.opens_at <= now < c.deadline), key=lambda c: c.deadline
     )
-    other_calls = [c for c in calls if c.status != CallState.PUBLISHED]
+    upcoming_calls = sorted((c for c in published if now < c.opens_at), key=lambda c: c.opens_at)
+    other_calls = [c for c in calls if c not in open_calls and c not in upcoming_calls]
     return render_template(
-        "public/home.html", open_calls=open_calls, other_calls=other_calls, now=utcnow()
+        "public/home.html",
+        open_calls=open_calls,
+        upcoming_calls=upcoming_calls,
+        other_calls=other_calls,
+        now=now,
     )
 
 
@@ -65,13 +72,34 @@ def call(call_id: int) -> str:
         diagram=workflow_svg(definition),
         own_application=_own_application(call),
         deadline_passed=utcnow() >= call.deadline,
+        not_yet_open=utcnow() < call.opens_at,
     )
+
+
+@bp.route("/calls/<int:call_id>/guide.pdf")
+def guide(call_id: int) -> Response:
+    call = visible_call(call_id)
+    response = make_response(call_guide.guide_pdf(call))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="{call.reference}-guide-for-applicants.pdf"'
+    )
+    return response
 
 
 @bp.route("/calls/<int:call_id>/apply", methods=["POST"])
 @roles_required(Role.APPLICANT)
 def start_application(call_id: int) -> Response:
     call = visible_call(call_id)
+    if current_user.organisation_id is None:
+        # Vouchers go to organisations: register one (or join a colleague's) first.
+        flash(
+            "Before you apply, register your organisation: vouchers go to organisations, "
+            "not to people. If a colleague already registered it, ask them to invite you.",
+            "info",
+        )
+        here = url_for("public.call", call_id=call_id)
+        return redirect(url_for("organisation.profile", next=here))
     existing = _own_application(call)
     if existing is not None:
         return redirect(url_for("applications.detail", application_id=existing.id))

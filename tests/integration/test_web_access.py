@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import Rule
 
+from grants.app import Runtime
 from grants.models import Document, Payment
+from grants.services import mail
 from grants.services.documents import DrainResult
 from grants.views.applications import ACTIONS
 from tests.scenario import Scenario
@@ -27,7 +29,23 @@ from workflows.voucher import AppState
 
 Login = Callable[[FlaskClient, str], None]
 ALL = frozenset(Role)
-PUBLIC = {"public.home", "public.call", "auth.login", "static"}
+PUBLIC = {
+    "public.home",
+    "public.call",
+    "public.guide",
+    "auth.login",
+    "static",
+    # Accounts: registering, confirming the address and a forgotten password need no login.
+    "account.register",
+    "account.check_inbox",
+    "account.confirm_email",
+    "account.resend_confirmation",
+    "account.forgot_password",
+    "account.reset_password",
+}
+# These end the session: each role tries them after every other route.
+ENDS_SESSION = {"auth.logout", "account.logout_everywhere"}
+ADMIN = frozenset({Role.ADMIN})
 
 # Endpoint -> the roles that pass the role check (others get 403). Visibility of a given
 # record (another SME's application, an unassigned evaluation) is a 404 on top of this.
@@ -49,6 +67,27 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "auditor.index": frozenset({Role.AUDITOR, Role.OFFICER}),
     "auditor.verify": frozenset({Role.AUDITOR, Role.OFFICER}),
     "auditor.export_csv": frozenset({Role.AUDITOR}),
+    # The applicant's draft form saving itself; the files of an application (visibility
+    # decides, as for the application); the officer's editor of a call's form versions.
+    "applications.autosave": frozenset({Role.APPLICANT}),
+    "applications.attachment": ALL,
+    "call_forms.edit": frozenset({Role.OFFICER}),
+    # The applicant's own organisation; only its manager changes it (refused with a message,
+    # not a 403, for a colleague). Officers and auditors read any organisation's profile.
+    "organisation.profile": frozenset({Role.APPLICANT}),
+    "organisation.invite": frozenset({Role.APPLICANT}),
+    "organisation.remove_member": frozenset({Role.APPLICANT}),
+    "organisation.make_manager": frozenset({Role.APPLICANT}),
+    "organisation.join": frozenset({Role.APPLICANT}),
+    "organisation.show": frozenset({Role.OFFICER, Role.AUDITOR}),
+    "account.index": ALL,
+    "account.change_password": ALL,
+    "account.logout_everywhere": ALL,
+    "admin.users": ADMIN,
+    "admin.deactivate_user": ADMIN,
+    "admin.reactivate_user": ADMIN,
+    "admin.mail_outbox": ADMIN,
+    "admin.mail_message": ADMIN,
     # applications.action: the roles of the workflow transition (checked per trigger below).
 }
 # Each role's login in the scenario.
@@ -73,12 +112,19 @@ class World:
     evaluation: int
     payment: int
     document: str
+    attachment: int  # the quote uploaded to `closed` while it was a draft
+    message: int  # a message in the mail outbox
 
 
 @pytest.fixture
-def world(sessions: sessionmaker[Session], render_documents: Callable[[], DrainResult]) -> World:
+def world(
+    sessions: sessionmaker[Session],
+    render_documents: Callable[[], DrainResult],
+    runtime: Runtime,
+) -> World:
     scenario = Scenario(sessions, smes=5)
     closed = scenario.draft(0)
+    attachment = scenario.attach(closed, runtime.storage)
     scenario.advance(closed, AppState.CLOSED)
     states = {"closed": closed}
     # Each further application stops at a different state (ranking happened above, so an
@@ -107,6 +153,14 @@ def world(sessions: sessionmaker[Session], render_documents: Callable[[], DrainR
         evaluation=scenario.evaluation_id(closed, evaluator),
         payment=payment,
         document=document,
+        attachment=attachment,
+        message=scenario.run(
+            lambda s: (
+                mail.queue(
+                    s, to="someone@test.example", subject="Hello", body="Text", purpose="test"
+                ).id
+            )
+        ),
     )
 
 
@@ -117,8 +171,13 @@ def _args(rule: Rule, world: World, trigger: str = "submit") -> dict[str, object
         "evaluation_id": world.evaluation,
         "payment_id": world.payment,
         "document_id": world.document,
+        "attachment_id": world.attachment,
         "trigger": trigger,
         "filename": "cascade.css",
+        "organisation_id": world.scenario.people.applicants[1].organisation_id,
+        "user_id": world.scenario.people.applicants[1].user_id,
+        "token": "not-a-valid-invitation",
+        "message_id": world.message,
     }
     return {name: values[name] for name in rule.arguments}
 
@@ -192,8 +251,8 @@ def test_the_access_matrix(app: Flask, login: Login, world: World) -> None:
         client = app.test_client()
         login(client, emails[who])
         for endpoint, method, url, roles in requests:
-            if endpoint == "auth.logout":
-                continue  # tried last, it ends the session
+            if endpoint in ENDS_SESSION:
+                continue  # tried last
             response = client.open(url, method=method)
             response.get_data()
             response.close()
@@ -209,6 +268,10 @@ def test_the_access_matrix(app: Flask, login: Login, world: World) -> None:
                 assert response.status_code == 403, f"{where}: {response.status_code}"
             if response.status_code == 200 and response.mimetype == "text/html":
                 _check_page(response.get_data(as_text=True), where)
+        response = client.post("/account/logout-everywhere")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+        assert client.get("/dashboard").status_code == 302
+        login(client, emails[who])
         response = client.post("/logout")
         assert response.status_code == 302
         assert client.get("/dashboard").status_code == 302

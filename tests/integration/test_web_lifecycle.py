@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from grants.models import Document, Evaluation, Instalment, Payment
 from grants.services.documents import DrainResult
-from tests.scenario import GOOD_ANSWERS, KEYS, Scenario
+from tests.scenario import GOOD_ANSWERS, KEYS, Scenario, form_data
 from workflows.payment import PaymentState
 from workflows.voucher import AppState
 
@@ -53,7 +53,7 @@ def post_step(client: FlaskClient, url: str, data: dict | None = None) -> TestRe
 
 
 def draft_form(**overrides: str) -> dict[str, str]:
-    form = {k: ("yes" if v is True else str(v)) for k, v in GOOD_ANSWERS.items()}
+    form = form_data(GOOD_ANSWERS)
     form.update(title="Sonar signal processing up-skilling", requested_amount="8000")
     form["declaration_signed"] = "yes"
     form.update(overrides)

@@ -9,9 +9,19 @@ from decimal import Decimal
 import pytest
 
 from forms.defaults import STRATEGIC_TECHNOLOGIES, VOUCHER_FORM
-from forms.schema import Field, FieldType, FormDefinitionError, parse_form
+from forms.schema import (
+    Field,
+    FieldType,
+    FormDefinitionError,
+    country_choices,
+    dump_form,
+    parse_form,
+)
 from forms.validation import (
     TEXT_MAX_CHARS,
+    describe,
+    group_rows,
+    group_totals,
     missing_required,
     normalise,
     parse_money,
@@ -27,6 +37,10 @@ def one(field: dict) -> Field:
 
 def check(field: dict, value: object) -> dict[str, str]:
     return validate([one(field)], {"f": value})
+
+
+def by_name(fields: list[Field]) -> dict[str, Field]:
+    return {f.name: f for f in fields}
 
 
 # -- definitions -------------------------------------------------------------------------------
@@ -49,10 +63,13 @@ def test_parse_form_builds_fields_with_defaults() -> None:
 
 
 def test_every_field_type_is_accepted() -> None:
+    extra: dict[FieldType, dict] = {
+        FieldType.CHOICE: {"options": ["x"]},
+        FieldType.MULTI_CHOICE: {"options": ["x"]},
+        FieldType.GROUP: {"fields": [{"name": "a", "label": "A", "type": "text"}]},
+    }
     raw = [
-        {"name": t.value, "label": t.value, "type": t.value}
-        | ({"options": ["x"]} if t is FieldType.CHOICE else {})
-        for t in FieldType
+        {"name": t.value, "label": t.value, "type": t.value} | extra.get(t, {}) for t in FieldType
     ]
     assert [f.type for f in parse_form(raw)] == list(FieldType)
 
@@ -411,10 +428,19 @@ def good_voucher_answers() -> dict[str, object]:
         "service_provider": "Centro Ricerche Navali S.r.l.",
         "work_plan": "M1-M2: lab tests by the provider. M3-M4: sea trials on our own boat.",
         "expected_impact": "A qualified coating opens two new tenders a year.",
+        "provider_country": "it",
         "start_date": "2026-04-01",
         "end_date": "2026-09-30",
+        "budget_lines": [
+            {"item": "Salt-spray tests", "category": "Testing and qualification", "cost": "6000"},
+            {"item": "Sea trials support", "category": "Service provider fees", "cost": "2000,00"},
+            {"item": "", "category": "", "cost": ""},  # the blank line a web form adds
+        ],
         "no_double_funding": "on",
     }
+
+
+AMOUNT = {"requested_amount": Decimal("8000.00")}
 
 
 def test_default_voucher_form_is_a_valid_definition() -> None:
@@ -430,6 +456,8 @@ def test_default_voucher_form_is_a_valid_definition() -> None:
         "expected_impact",
         "start_date",
         "end_date",
+        "budget_lines",
+        "provider_quote",
         "no_double_funding",
     } <= set(by_name)
     # Title and amount are the application's own columns, never form fields.
@@ -439,18 +467,40 @@ def test_default_voucher_form_is_a_valid_definition() -> None:
     assert "Autonomous and unmanned systems" in STRATEGIC_TECHNOLOGIES
     assert by_name["end_date"].not_before == "start_date"
     assert fields[-1].type is FieldType.YES_NO and fields[-1].required
-    assert all(f.required and f.help for f in fields)
+    assert all(f.help for f in fields)
+    optional = {f.name for f in fields if not f.required}
+    assert optional == {"other_technologies", "provider_quote"}
+    budget = by_name["budget_lines"]
+    assert budget.type is FieldType.GROUP and budget.totals == ("cost",)
+    assert budget.must_equal == "requested_amount" and budget.item_minimum == 1
+    quote = by_name["provider_quote"]
+    assert quote.accept == ("pdf",) and quote.file_max_bytes == 10 * 1024 * 1024
     json.dumps(VOUCHER_FORM)  # stored as JSON on the call
+    assert dump_form(fields) == json.loads(json.dumps(dump_form(fields)))
 
 
 def test_default_voucher_form_accepts_a_complete_application() -> None:
     fields = parse_form(VOUCHER_FORM)
     answers = good_voucher_answers()
 
-    assert validate(fields, answers, complete=True) == {}
+    assert validate(fields, answers, complete=True, references=AMOUNT) == {}
     assert missing_required(fields, answers) == []
     clean = normalise(fields, answers)
     assert clean["no_double_funding"] is True
+    assert clean["provider_country"] == "IT"
+    assert clean["budget_lines"] == [
+        {"item": "Salt-spray tests", "category": "Testing and qualification", "cost": "6000.00"},
+        {"item": "Sea trials support", "category": "Service provider fees", "cost": "2000.00"},
+    ]
+    assert group_totals(by_name(fields)["budget_lines"], clean["budget_lines"]) == {
+        "cost": Decimal("8000.00")
+    }
+    # The lines must add up to the requested amount.
+    errors = validate(fields, answers, references={"requested_amount": Decimal("7500")})
+    assert errors == {
+        "budget_lines.total.cost": "The total of Cost (EUR) is EUR 8000.00; it must equal "
+        "the requested amount (EUR 7500.00)."
+    }
 
 
 def test_default_voucher_form_before_submission() -> None:
@@ -465,4 +515,312 @@ def test_default_voucher_form_before_submission() -> None:
     errors = validate(fields, answers)
     assert set(errors) == {"summary", "end_date"}
     assert errors["summary"].startswith("Use at most 300 words; you have 301.")
-    assert missing_required(fields, {}) == [f.label for f in fields]
+    assert missing_required(fields, {}) == [f.label for f in fields if f.required]
+
+
+# -- multiple choice ---------------------------------------------------------------------------
+MULTI = {"type": "multi_choice", "options": ["Sonar", "Radar", "Lidar"], "max_choices": 2}
+
+
+def test_multi_choice_answers_are_lists_in_option_order() -> None:
+    field = one(MULTI)
+    assert check(MULTI, ["Radar", "Sonar"]) == {}
+    assert check(MULTI, "Radar") == {}  # a single option as text is a list of one
+    assert normalise([field], {"f": ["Radar", " Sonar ", "Radar"]}) == {"f": ["Sonar", "Radar"]}
+    assert normalise([field], {"f": "Lidar"}) == {"f": ["Lidar"]}
+    assert normalise([field], {"f": []}) == {}
+    assert normalise([field], {"f": ["", " "]}) == {}
+
+
+def test_multi_choice_refuses_unknown_options_and_too_many() -> None:
+    assert check(MULTI, ["Sonar", "Sonnar"]) == {
+        "f": "Sonnar is not an option. Choose from: Sonar; Radar; Lidar."
+    }
+    assert check(MULTI, ["Sonar", "Radar", "Lidar"]) == {"f": "Choose at most 2; you chose 3."}
+    assert "Choose from" in check(MULTI, 5)["f"]
+    # Kept as typed in a draft, never lost.
+    assert normalise([one(MULTI)], {"f": ["Sonnar"]}) == {"f": ["Sonnar"]}
+
+
+def test_required_multi_choice_needs_one_option() -> None:
+    fields = [one({**MULTI, "required": True})]
+    assert validate(fields, {"f": []}, complete=True) == {
+        "f": "Choose at least one option for The field."
+    }
+    assert missing_required(fields, {"f": [""]}) == ["The field"]
+    assert missing_required(fields, {"f": ["Lidar"]}) == []
+
+
+# -- country -----------------------------------------------------------------------------------
+def test_country_is_an_iso_code_stored_upper_case() -> None:
+    field = one({"type": "country"})
+    assert check({"type": "country"}, "IT") == {}
+    assert normalise([field], {"f": " hr "}) == {"f": "HR"}
+    for bad in ("Italy", "XX", "ITA", 39):
+        assert check({"type": "country"}, bad) == {"f": "Choose a country from the list."}
+    codes = [code for code, _name in country_choices(field)]
+    assert len(codes) > 240 and {"IT", "FR", "NL", "BE", "HR"} <= set(codes)
+
+
+def test_country_restricted_to_a_list() -> None:
+    field = {"type": "country", "countries": ["it", "FR", "NL", "BE", "HR"]}
+    assert one(field).countries == ("IT", "FR", "NL", "BE", "HR")
+    assert check(field, "be") == {}
+    message = check(field, "DE")["f"]
+    assert message.startswith("Germany is not eligible here. Choose one of: Italy, France")
+    assert [name for _code, name in country_choices(one(field))] == [
+        "Belgium",
+        "Croatia",
+        "France",
+        "Italy",
+        "Netherlands",
+    ]
+
+
+def test_required_country() -> None:
+    fields = [one({"type": "country", "required": True})]
+    assert validate(fields, {}, complete=True) == {"f": "Choose a country for The field."}
+
+
+# -- file --------------------------------------------------------------------------------------
+def test_file_answers_are_attachment_ids() -> None:
+    field = one({"type": "file", "accept": ["PDF", "jpg"], "max_mb": 5})
+    assert field.accept == ("pdf", "jpeg")
+    assert field.file_max_bytes == 5 * 1024 * 1024
+    assert one({"type": "file"}).file_max_bytes == 10 * 1024 * 1024
+    assert one({"type": "file"}).accepted_kinds == ("pdf", "docx", "xlsx", "png", "jpeg")
+    assert check({"type": "file"}, 12) == {}
+    assert normalise([field], {"f": "12"}) == {"f": 12}
+    for bad in ("quote.pdf", 0, -1, True):
+        assert check({"type": "file"}, bad) == {"f": "Upload the file again."}
+    assert validate([one({"type": "file", "required": True})], {}, complete=True) == {
+        "f": "Upload The field."
+    }
+
+
+# -- groups ------------------------------------------------------------------------------------
+WORK_PACKAGES = {
+    "name": "work_packages",
+    "label": "Work packages",
+    "type": "group",
+    "required": True,
+    "min_items": 2,
+    "max_items": 3,
+    "fields": [
+        {"name": "title", "label": "Title", "type": "text", "required": True},
+        {"name": "start", "label": "Start", "type": "date"},
+        {"name": "end", "label": "End", "type": "date", "not_before": "start"},
+        {"name": "months", "label": "Person-months", "type": "number"},
+        {"name": "cost", "label": "Cost", "type": "money", "required": True},
+    ],
+    "totals": ["cost", "months"],
+    "total_max": 10000,
+}
+
+
+def wp(title: str = "Training", cost: object = "1000", **more: object) -> dict[str, object]:
+    return {"title": title, "cost": cost, **more}
+
+
+def test_group_items_are_validated_with_paths() -> None:
+    fields = parse_form([WORK_PACKAGES])
+    answers = {
+        "work_packages": [
+            wp(),
+            wp("Pilot", "lots", start="2026-05-01", end="2026-04-01", months="1,000"),
+        ]
+    }
+    assert validate(fields, answers) == {
+        "work_packages[1].cost": validate([one({"type": "money"})], {"f": "lots"})["f"],
+        "work_packages[1].end": "End cannot be before Start (2026-05-01).",
+        "work_packages[1].months": validate([one({"type": "number"})], {"f": "1,000"})["f"],
+    }
+    assert describe(fields, "work_packages[1].cost") == "Work packages, line 2: Cost"
+    assert describe(fields, "work_packages") == "Work packages"
+    assert describe(fields, "work_packages.total.cost") == "Work packages: total of Cost"
+    assert describe(fields, "unknown[0].x") == "unknown[0].x"
+
+
+def test_group_required_sub_fields_and_item_counts_when_complete() -> None:
+    fields = parse_form([WORK_PACKAGES])
+    # A draft may be half-filled.
+    assert validate(fields, {"work_packages": [{"title": "Only a title"}]}) == {}
+    errors = validate(fields, {"work_packages": [{"title": "Only a title"}]}, complete=True)
+    assert errors == {
+        "work_packages[0].cost": "Fill in Cost.",
+        "work_packages": "Give at least 2 lines; you have 1.",
+    }
+    assert validate(fields, {}, complete=True) == {
+        "work_packages": "Add at least 2 lines to Work packages."
+    }
+    assert missing_required(fields, {"work_packages": [{"title": "T"}]}) == [
+        "Work packages (at least 2 lines)",
+        "Work packages, line 1: Cost",
+    ]
+    assert missing_required(fields, {}) == ["Work packages"]
+    too_many = {"work_packages": [wp(str(i), "1") for i in range(4)]}
+    assert validate(fields, too_many) == {"work_packages": "Give at most 3 lines; you have 4."}
+
+
+def test_empty_lines_are_dropped_and_indices_count_the_kept_ones() -> None:
+    fields = parse_form([WORK_PACKAGES])
+    blank = {"title": " ", "cost": "", "start": ""}
+    answers = {"work_packages": [blank, wp("A"), blank, wp("B", "x")]}
+    assert set(validate(fields, answers)) == {"work_packages[1].cost"}
+    assert group_rows(answers["work_packages"]) == [wp("A"), wp("B", "x")]
+    clean = normalise(fields, answers)
+    assert clean == {
+        "work_packages": [{"title": "A", "cost": "1000.00"}, {"title": "B", "cost": "x"}]
+    }
+    assert normalise(fields, {"work_packages": [blank]}) == {}
+    assert normalise(fields, {"work_packages": "garbage"}) == {"work_packages": "garbage"}
+    assert validate(fields, {"work_packages": "garbage"}) == {
+        "work_packages": "These answers could not be read; fill in the lines again."
+    }
+    assert validate(fields, {"work_packages": [wp(), "x"]}) == {
+        "work_packages[1]": "Line 2 could not be read; fill it in again."
+    }
+
+
+def test_group_totals_are_computed_and_capped() -> None:
+    fields = parse_form([WORK_PACKAGES])
+    group = fields[0]
+    answers = {"work_packages": [wp(cost="6000", months="2.5"), wp(cost="4000,50", months="1")]}
+    assert group_totals(group, answers["work_packages"]) == {
+        "cost": Decimal("10000.50"),
+        "months": Decimal("3.5"),
+    }
+    assert validate(fields, answers) == {
+        "work_packages.total.cost": "The total of Cost is EUR 10000.50; it cannot be more "
+        "than EUR 10000.00."
+    }
+    # A line whose amount does not read: that is reported, not a misleading total.
+    answers["work_packages"][1]["cost"] = "4.000,50"
+    assert set(validate(fields, answers)) == {"work_packages[1].cost"}
+    assert group_totals(group, answers["work_packages"])["cost"] == Decimal("6000.00")
+
+
+def test_group_total_must_equal_another_field_or_the_requested_amount() -> None:
+    fields = parse_form(
+        [
+            {"name": "budget", "label": "Total budget", "type": "money"},
+            {
+                "name": "lines",
+                "label": "Budget lines",
+                "type": "group",
+                "fields": [{"name": "cost", "label": "Cost", "type": "money"}],
+                "totals": ["cost"],
+                "must_equal": "budget",
+            },
+            {
+                "name": "asked",
+                "label": "Asked",
+                "type": "group",
+                "fields": [{"name": "cost", "label": "Cost", "type": "money"}],
+                "totals": ["cost"],
+                "must_equal": "requested_amount",
+            },
+        ]
+    )
+    lines = [{"cost": "500"}, {"cost": "250"}]
+    assert validate(fields, {"budget": "750", "lines": lines}) == {}
+    assert validate(fields, {"budget": "700", "lines": lines}) == {
+        "lines.total.cost": "The total of Cost is EUR 750.00; it must equal Total budget "
+        "(EUR 700.00)."
+    }
+    # Nothing to compare with yet (a draft): no complaint.
+    assert validate(fields, {"lines": lines, "asked": lines}) == {}
+    assert (
+        validate(fields, {"asked": lines}, references={"requested_amount": Decimal("750.00")}) == {}
+    )
+    assert (
+        "it must equal the requested amount (EUR 800.00)"
+        in validate(fields, {"asked": lines}, references={"requested_amount": Decimal("800")})[
+            "asked.total.cost"
+        ]
+    )
+    # No items: nothing to add up.
+    assert validate(fields, {"budget": "700", "lines": []}) == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"fields": []}, "a group needs a non-empty list of fields"),
+        ({"fields": None}, "a group needs a non-empty list of fields"),
+        (
+            {"fields": [{"name": "q", "label": "Q", "type": "file"}]},
+            "a group's sub-field must be one of",
+        ),
+        (
+            {"fields": [{"name": "q", "label": "Q", "type": "group", "fields": []}]},
+            "a group's sub-field must be one of",
+        ),
+        (
+            {"fields": [{"name": "a", "label": "A", "type": "text"}] * 2},
+            "duplicate name 'a'",
+        ),
+        (
+            {"fields": [{"name": "a", "label": "A", "type": "date", "not_before": "zz"}]},
+            "not_before must name another date field",
+        ),
+        ({"totals": ["title"]}, "totals must name money or number sub-fields"),
+        ({"totals": ["nope"]}, "totals must name money or number sub-fields"),
+        ({"totals": "cost"}, "totals must be a list"),
+        ({"totals": [], "total_max": 5}, "total_max needs totals"),
+        ({"totals": [], "must_equal": "requested_amount"}, "must_equal needs totals"),
+        ({"total_max": "lots"}, "total_max must be a number"),
+        ({"total_max": -1}, "total_max must be a number of at least 0"),
+        ({"must_equal": "title"}, "must_equal must name a money or number field"),
+        ({"must_equal": "nothing"}, "or one of: requested_amount"),
+        ({"min_items": 4}, "min_items cannot be more than max_items"),
+        ({"min_items": -1}, "min_items must be a whole number"),
+        ({"max_items": 0}, "max_items must be a whole number from 1"),
+        ({"max_items": 51}, "max_items must be a whole number from 1 to 50"),
+    ],
+)
+def test_bad_group_definitions_are_refused(change: dict, expected: str) -> None:
+    with pytest.raises(FormDefinitionError) as exc:
+        parse_form([{**WORK_PACKAGES, **change}])
+    assert expected in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"type": "multi_choice"}, "a multi_choice field needs a non-empty list of options"),
+        ({"type": "multi_choice", "options": ["a"], "max_choices": 0}, "max_choices must be"),
+        ({"type": "choice", "options": ["a"], "max_choices": 1}, "only applies to multi_choice"),
+        ({"type": "choice", "options": [True, False]}, "quote options such as 'yes'"),
+        ({"type": "country", "countries": ["IT", "XX"]}, "'XX' is not an ISO 3166-1 alpha-2"),
+        ({"type": "country", "countries": ["IT", False]}, "write 'NO' for Norway in quotes"),
+        ({"type": "country", "countries": "IT"}, "countries must be a list"),
+        ({"type": "text", "countries": ["IT"]}, "countries only applies to country fields"),
+        ({"type": "file", "accept": ["exe"]}, "accept 'exe' is not one of: pdf, docx"),
+        ({"type": "file", "accept": "pdf"}, "accept must be a list"),
+        ({"type": "file", "max_mb": 0}, "max_mb must be a whole number from 1 to 25"),
+        ({"type": "file", "max_mb": 26}, "max_mb must be a whole number from 1 to 25"),
+        ({"type": "text", "max_mb": 2}, "max_mb only applies to file fields"),
+        ({"type": "text", "fields": [{}]}, "fields only applies to group fields"),
+    ],
+)
+def test_bad_definitions_of_the_new_types_are_refused(raw: dict, expected: str) -> None:
+    with pytest.raises(FormDefinitionError) as exc:
+        parse_form([{"name": "f", "label": "F", **raw}])
+    assert expected in str(exc.value)
+
+
+def test_dump_form_round_trips() -> None:
+    raw = [
+        WORK_PACKAGES,
+        {"name": "quote", "label": "Quote", "type": "file", "accept": ["pdf"], "max_mb": 2},
+        {"name": "where", "label": "Where", "type": "country", "countries": ["it"]},
+        {"name": "m", "label": "M", "type": "money", "max": "1500.50", "help": " h "},
+        *VOUCHER_FORM,
+    ]
+    fields = parse_form(raw)
+    dumped = dump_form(fields)
+    assert parse_form(dumped) == fields
+    assert dumped[0]["total_max"] == 10000 and dumped[3]["max"] == "1500.50"
+    assert dumped[2]["countries"] == ["IT"] and dumped[3]["help"] == "h"
+    assert json.loads(json.dumps(dumped)) == dumped

@@ -1,0 +1,109 @@
+"""The administrator's pages: accounts (deactivate / reactivate) and the mail outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from grants.app import db_session, runtime, transaction
+from grants.services import accounts, mail
+from grants.services.workflow import NotFound
+from grants.views.common import actor, flash_done, roles_required
+from workflows.roles import Role
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    pages: int
+    total: int
+
+
+def _page_number() -> int:
+    try:
+        return max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        return 1
+
+
+def _pager(page: int, total: int) -> Pager:
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    return Pager(page=min(page, pages), pages=pages, total=total)
+
+
+# -- accounts ----------------------------------------------------------------------------
+
+
+@bp.route("/users")
+@roles_required(Role.ADMIN)
+def users() -> str:
+    page = _page_number()
+    rows, total = accounts.list_users(db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    return render_template(
+        "admin/users.html", users=rows, pager=_pager(page, total), me=actor().user_id
+    )
+
+
+def _set_active(user_id: int, *, active: bool) -> Response:
+    try:
+        with transaction() as db:
+            user = accounts.set_active(db, actor(), user_id, active=active)
+    except NotFound:
+        abort(404)
+    except accounts.AccountRefused as exc:
+        flash(str(exc), "error")
+    else:
+        if active:
+            flash_done(f"{user.full_name} can log in again.")
+        else:
+            flash_done(f"{user.full_name} is deactivated and logged out everywhere.")
+    return redirect(url_for("admin.users", page=request.form.get("page", "1")))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def deactivate_user(user_id: int) -> Response:
+    return _set_active(user_id, active=False)
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def reactivate_user(user_id: int) -> Response:
+    return _set_active(user_id, active=True)
+
+
+# -- mail outbox -------------------------------------------------------------------------
+
+
+@bp.route("/mail")
+@roles_required(Role.ADMIN)
+def mail_outbox() -> str:
+    page = _page_number()
+    to = request.args.get("to", "").strip()
+    rows, total = mail.list_outbox(
+        db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE, to=to or None
+    )
+    return render_template(
+        "admin/mail.html",
+        messages=rows,
+        pager=_pager(page, total),
+        to=to,
+        status_of=mail.status_of,
+        config_mail_server=runtime().config.mail_server,
+    )
+
+
+@bp.route("/mail/<int:message_id>")
+@roles_required(Role.ADMIN)
+def mail_message(message_id: int) -> str:
+    message = mail.get_message(db_session(), message_id)
+    if message is None:
+        abort(404)
+    return render_template(
+        "admin/mail_message.html", message=message, status=mail.status_of(message)
+    )

@@ -1,0 +1,47 @@
+"""What the applicant is told to do next, and by when."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from grants.services.expectations import REDRESS_DAYS, next_step
+from tests.scenario import Scenario
+from workflows.voucher import AppState
+
+
+def test_a_draft_must_be_submitted_by_the_deadline(scenario: Scenario) -> None:
+    app = scenario.application(scenario.draft())
+    step = next_step(app, app.call.deadline - timedelta(seconds=1))
+    assert step.action and step.due == app.call.deadline
+    late = next_step(app, app.call.deadline)
+    assert not late.action and "deadline has passed" in late.text
+
+
+def test_an_ineligible_applicant_has_the_redress_window(scenario: Scenario) -> None:
+    app_id = scenario.draft()
+    scenario.submit(app_id)
+    scenario.check_eligibility(app_id, passed=False)
+    app = scenario.application(app_id)
+    assert app.status == AppState.INELIGIBLE
+    step = next_step(app, app.submitted_at)  # type: ignore[arg-type]
+    assert step.action and "redress" in step.text
+    assert step.due is not None
+    after = next_step(app, step.due + timedelta(seconds=1))  # type: ignore[operator]
+    assert not after.action and "closed" in after.text
+    assert step.due - timedelta(days=REDRESS_DAYS) <= app.updated_at  # type: ignore[operator]
+
+
+def test_a_contracted_voucher_reports_after_the_planned_end(scenario: Scenario) -> None:
+    app_id = scenario.draft()
+    scenario.advance(app_id, AppState.CONTRACTED)
+    app = scenario.application(app_id)
+    step = next_step(app, app.updated_at)
+    assert step.action and "final report" in step.text
+    assert step.due == date.fromisoformat(app.answers["end_date"])
+
+
+def test_waiting_states_ask_nothing(scenario: Scenario) -> None:
+    app_id = scenario.draft()
+    scenario.advance(app_id, AppState.IN_EVALUATION)
+    app = scenario.application(app_id)
+    assert not next_step(app, app.updated_at).action
