@@ -55,7 +55,7 @@ def demo() -> None:
     from grants.services.documents import drain
 
     rt = _runtime()
-    created = load_demo(rt.sessions)
+    created = load_demo(rt.sessions, rt.storage)
     result = drain(rt.sessions, rt.storage)
     click.echo(
         f"demo {'loaded' if created else 'already present'}; "

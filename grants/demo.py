@@ -6,15 +6,19 @@ demo's audit trail, documents and states are real. Loading it twice changes noth
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from weasyprint import HTML
 
+from documents.storage import DocumentStorage
 from forms.defaults import VOUCHER_FORM
 from forms.schema import FieldType
 from grants.auth import hash_password
@@ -22,6 +26,7 @@ from grants.db import unit_of_work, utcnow
 from grants.models import Application, Call, Organisation, User
 from grants.services import (
     applications,
+    attachments,
     awards,
     calls,
     eligibility,
@@ -378,8 +383,9 @@ def demo_answers(application: Application, topic: str, amount: Decimal) -> dict[
 class DemoBuilder:
     """Drives the story through the services inside one transaction: all or nothing."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, storage: DocumentStorage | None = None) -> None:
         self.session = session
+        self.storage = storage
         self.actors: dict[str, Actor] = {}
 
     def step(self, action: Callable[[Session], T]) -> T:
@@ -557,6 +563,18 @@ class DemoBuilder:
                 answers=demo_answers(app, topic, amount),
                 declaration_signed=sign,
             )
+            if self.storage is not None and any(
+                f.name == "provider_quote" for f in applications.form_fields(app)
+            ):
+                attachments.upload(
+                    session,
+                    actor,
+                    self.storage,
+                    app.id,
+                    "provider_quote",
+                    filename="provider-quote.pdf",
+                    data=quote_pdf(DEMO_SMES[org_index][0], topic, amount),
+                )
             return app.id
 
         return self.step(create)
@@ -798,10 +816,24 @@ class DemoBuilder:
         self.close_evaluation(evaluated, ("4", "3.5", "4"))
 
 
-def load_demo(factory: sessionmaker[Session]) -> bool:
-    """Create the demo unless it is already there; True when it was created now."""
+def quote_pdf(sme: str, topic: str, amount: Decimal) -> bytes:
+    """A provider's quote as a real one-page PDF, so the demo's attachments open."""
+    html = f"""<html><body style="font-family: 'DejaVu Sans'; font-size: 11pt">
+    <h1 style="font-size: 16pt">Quote Q-2026-{zlib.crc32(sme.encode()) % 10000:04d}</h1>
+    <p>Centro Formazione Navale S.r.l., Via del Molo 3, 19121 La Spezia, Italy</p>
+    <p>To: {escape(sme)}</p><p>Subject: {escape(topic)}</p>
+    <p>Price, all included: EUR {amount:,.2f} (VAT excluded).</p>
+    <p>Valid 90 days. Delivery within six months of the order.</p></body></html>"""
+    return HTML(string=html).write_pdf()
+
+
+def load_demo(factory: sessionmaker[Session], storage: DocumentStorage | None = None) -> bool:
+    """Create the demo unless it is already there; True when it was created now.
+
+    With ``storage`` the drafts also carry a provider's quote as a PDF attachment.
+    """
     with unit_of_work(factory) as session:
         if session.scalar(select(Call.id).where(Call.reference == UPSKILLING)) is not None:
             return False
-        DemoBuilder(session).run()
+        DemoBuilder(session, storage).run()
     return True
