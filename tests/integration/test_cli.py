@@ -17,10 +17,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from documents.storage import DocumentStorage
+from documents.storage import DocumentStorage, sha256_hex
 from grants.app import Runtime
 from grants.demo import INTERNATIONALISATION, UPSKILLING
-from grants.models import Application, AuditEvent, Call, Document, DocumentStatus
+from grants.models import Application, Attachment, AuditEvent, Call, Document, DocumentStatus
 from grants.services import documents
 from grants.services.documents import DrainResult
 from tests.scenario import Scenario, audit_row, pending_documents_discarded, rewrite_audit_events
@@ -149,6 +149,19 @@ def test_demo_twice_changes_nothing_and_shows_every_state(
                 for page in pypdf.PdfReader(io.BytesIO(runtime.storage.read(key))).pages
             )
             assert reference in text
+        # Every demo application carries the provider's quote, a real PDF on disk.
+        with sessions() as session:
+            quotes = session.execute(
+                select(Attachment.storage_key, Attachment.sha256, Attachment.content_type)
+                .join(Application)
+                .join(Call)
+                .where(Call.reference.in_([UPSKILLING, INTERNATIONALISATION]))
+            ).all()
+        assert len(quotes) == len(after_first["demo"])
+        for key, digest, content_type in quotes:
+            data = runtime.storage.read(key)
+            assert content_type == "application/pdf" and sha256_hex(data) == digest
+            assert pypdf.PdfReader(io.BytesIO(data)).pages
     assert cascade("audit", "verify").exit_code == 0
 
 
