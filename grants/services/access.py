@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, select
 
-from grants.models import Application, Evaluation, EvaluationStatus
+from grants.models import Application, Document, Evaluation, EvaluationStatus
 from grants.services.actor import Actor
 from grants.services.workflow import NotFound
 from workflows.roles import Role
@@ -68,3 +68,16 @@ def require_view(actor: Actor, application: Application) -> None:
 def can_view_documents(actor: Actor, application: Application) -> bool:
     # Evaluators judge the proposal, not the SME's payments or letters.
     return actor.role != Role.EVALUATOR and can_view(actor, application)
+
+
+def can_view_document(actor: Actor, document: Document) -> bool:
+    """A document of an application whose documents this person may see; the SME gets the
+    Evaluation Summary Report with the result (ranking), as the page shows the consensus."""
+    application = document.application
+    if not can_view_documents(actor, application):
+        return False
+    return not (
+        actor.role == Role.APPLICANT
+        and document.kind == "evaluation_summary_report"
+        and application.status == AppState.EVALUATED
+    )

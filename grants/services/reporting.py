@@ -56,15 +56,16 @@ def submit_report(
     if claimed == 0:
         missing.append("costs incurred")
     now = utcnow()
-    report = Report(
-        application=application,
-        summary=summary.strip(),
-        claimed_costs=claimed,
-        subcontracted_costs=subcontracted,
-        submitted_at=now,
-        submitted_by_id=actor.user_id,
-    )
-    if not missing:
+    report: Report | None = None
+    if not missing:  # a refused report is not attached to the application, even in memory
+        report = Report(
+            application=application,
+            summary=summary.strip(),
+            claimed_costs=claimed,
+            subcontracted_costs=subcontracted,
+            submitted_at=now,
+            submitted_by_id=actor.user_id,
+        )
         session.add(report)
         flush_or_refuse(session)
     return apply(
@@ -74,13 +75,13 @@ def submit_report(
         "submit_report",
         facts={"report_missing": missing},
         audit_extra={
-            "report_id": report.id,
+            "report_id": report.id if report else None,
             "claimed_costs": claimed,
             "subcontracted_costs": subcontracted,
         },
         details={
             "claimed_costs": format_eur(claimed),
-            "summary": report.summary,
+            "summary": summary.strip(),
             "submitted_at": local_time(now, application.call.timezone),
         },
     )

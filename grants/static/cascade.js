@@ -156,7 +156,9 @@
     };
 
     var save = function () {
-      if (saving) { return saving; }
+      // A change made while a save is on its way is saved once that one lands: otherwise
+      // the page says "Saved at" while the last change waits for the next interval.
+      if (saving) { return saving.then(function () { return changed() ? save() : true; }); }
       if (stopped) { return Promise.resolve(false); }
       var sent = serialise();
       var data = new FormData(draft);

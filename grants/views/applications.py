@@ -257,7 +257,9 @@ def detail_context(
         "payments": application.payments,
         "names": names,
         "timeline": timeline(application, viewer),
-        "documents": application.documents,
+        "documents": [d for d in application.documents if access.can_view_document(who, d)]
+        if access.can_view_documents(who, application)
+        else application.documents,
         "can_download": access.can_view_documents(who, application),
         "titles": {str(k): v for k, v in TITLES.items()},
         "triggers": triggers,
@@ -885,6 +887,10 @@ ACTIONS: dict[str, Handler] = {
 }
 
 
+# Form fields the page fills in by itself, not a person.
+_NOT_TYPED = frozenset({"csrf_token", "submission_token", "next"})
+
+
 def _roles_for(application: Application, trigger: str) -> set[Role]:
     return {r for t in application_workflow(application).transitions_for(trigger) for r in t.roles}
 
@@ -915,6 +921,12 @@ def action(application_id: int, trigger: str) -> tuple[str, int] | Response:
         return render_template("applications/detail.html", **ctx), 422
     except TransitionRefused as exc:
         flash_refused(exc)
+        if any(v.strip() for k, v in form.items() if k not in _NOT_TYPED):
+            # A refused step (agreement box not ticked, report incomplete) keeps what the
+            # person typed, as a validation error does.
+            application = visible_application(application_id)
+            ctx = detail_context(application, values={trigger: form})
+            return render_template("applications/detail.html", **ctx), 409
         return redirect(f"{back}#actions")
     flash_done(message)
     return redirect(back)

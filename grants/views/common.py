@@ -175,12 +175,15 @@ def flash_done(message: str) -> None:
 
 def is_local_path(target: str | None) -> bool:
     """Only paths on this site: an open redirect is a phishing aid. Browsers read a
-    backslash as a slash, so "/\\evil.example" would leave the site too."""
+    backslash as a slash, so "/\\evil.example" would leave the site too; they also drop tabs
+    and line breaks, so "/\\t/evil.example" is "//evil.example" (and a line break cannot go
+    in a header at all)."""
     return (
         bool(target)
         and target.startswith("/")
         and not target.startswith("//")
         and ("\\" not in target)
+        and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)
     )
 
 

@@ -21,7 +21,7 @@ def download(document_id: str) -> Response | tuple[str, int]:
     document = db_session().get(Document, document_id)
     # Someone who may not see the application's documents learns nothing, not even that it
     # exists.
-    if document is None or not access.can_view_documents(actor(), document.application):
+    if document is None or not access.can_view_document(actor(), document):
         abort(404)
     application = document.application
     if document.status != DocumentStatus.READY:
