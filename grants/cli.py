@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -15,7 +14,6 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from grants.config import ROOT
-from grants.models import AuditEvent
 
 
 def alembic_config(database_url: str) -> AlembicConfig:
@@ -114,7 +112,7 @@ def audit_verify() -> None:
 @click.option("--output", type=click.File("w"), default="-")
 @with_appcontext
 def audit_export(fmt: str, output: click.utils.LazyFile) -> None:
-    from grants.services.audit import export_rows
+    from grants.services.audit import export_rows, write_csv
 
     rt = _runtime()
     with rt.sessions() as session:
@@ -123,12 +121,7 @@ def audit_export(fmt: str, output: click.utils.LazyFile) -> None:
             for row in rows:
                 output.write(json.dumps(row, ensure_ascii=False) + "\n")
             return
-        writer = csv.DictWriter(output, fieldnames=[c.name for c in AuditEvent.__table__.columns])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()}
-            )
+        write_csv(session, output)
 
 
 def register_commands(app: Flask) -> None:

@@ -7,6 +7,7 @@ writers), and the unique ``prev_hash`` makes a fork impossible even if the lock 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Iterator
@@ -159,3 +160,25 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
     """Every event as a plain dict, in chain order, for auditors' exports."""
     for event in _events(session):
         yield {c.name: _jsonable(getattr(event, c.name)) for c in AuditEvent.__table__.columns}
+
+
+EXPORT_COLUMNS = [c.name for c in AuditEvent.__table__.columns]
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        # A leading apostrophe makes the cell text; the JSON-lines export keeps exact values.
+        return "'" + value
+    return value
+
+
+def write_csv(session: Session, stream: Any) -> None:
+    """The trail as CSV for spreadsheets, one row per event in chain order."""
+    writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    for row in export_rows(session):
+        writer.writerow({k: _spreadsheet_cell(v) for k, v in row.items()})

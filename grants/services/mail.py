@@ -29,6 +29,8 @@ from documents.storage import DocumentStorage
 from grants.config import Config
 from grants.db import utcnow
 from grants.models import Document, DocumentStatus, MailMessage
+from grants.services import audit
+from grants.services.actor import Actor
 from grants.services.documents import read_pdf
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,35 @@ def list_outbox(
 
 def get_message(session: Session, message_id: int) -> MailMessage | None:
     return session.get(MailMessage, message_id)
+
+
+# Links in these messages log a person in or change who they are: whoever reads them can act
+# as that person.
+_SECRET_LINK = re.compile(r"\S*/(?:confirm|password/reset|organisation/join)/\S+")
+
+
+def body_for_admin(
+    session: Session, actor: Actor, message: MailMessage, *, delivered_by_smtp: bool
+) -> str:
+    """What the admin's outbox shows of a message.
+
+    With SMTP configured the recipient gets the mail, so sign-in and reset links are hidden:
+    an admin must never be able to act as another user. Without SMTP (a local or demo set-up)
+    the outbox is the only way the link reaches anyone, so it is shown, and the reading is
+    audited, so that acting on it is never invisible.
+    """
+    if delivered_by_smtp:
+        return _SECRET_LINK.sub("[link hidden: it was sent to the recipient]", message.body_text)
+    if _SECRET_LINK.search(message.body_text):
+        audit.record(
+            session,
+            actor,
+            "read_mail_with_link",
+            entity_type="mail",
+            entity_id=message.id,
+            after={"to": message.to_address, "purpose": message.purpose},
+        )
+    return message.body_text
 
 
 def status_of(message: MailMessage) -> str:

@@ -101,9 +101,13 @@ def mail_outbox() -> str:
 @bp.route("/mail/<int:message_id>")
 @roles_required(Role.ADMIN)
 def mail_message(message_id: int) -> str:
-    message = mail.get_message(db_session(), message_id)
-    if message is None:
-        abort(404)
+    with transaction() as session:
+        message = mail.get_message(session, message_id)
+        if message is None:
+            abort(404)
+        body = mail.body_for_admin(
+            session, actor(), message, delivered_by_smtp=bool(runtime().config.mail_server)
+        )
     return render_template(
-        "admin/mail_message.html", message=message, status=mail.status_of(message)
+        "admin/mail_message.html", message=message, body=body, status=mail.status_of(message)
     )

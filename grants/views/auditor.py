@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import tempfile
 from typing import IO
 
@@ -17,13 +15,12 @@ from werkzeug.wsgi import wrap_file
 from grants.app import db_session
 from grants.db import utcnow
 from grants.models import Application, AuditEvent
-from grants.services.audit import export_rows, verify_chain
+from grants.services.audit import verify_chain, write_csv
 from grants.views.common import roles_required
 from workflows.roles import Role
 
 bp = Blueprint("auditor", __name__)
 PAGE_SIZE = 50
-COLUMNS = [c.name for c in AuditEvent.__table__.columns]
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
@@ -92,15 +89,7 @@ def _spool_csv(session: Session) -> IO[bytes]:
     a slow download then holds no transaction (on SQLite, that would block every writer)."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (streamed)
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-    writer = csv.DictWriter(text, fieldnames=COLUMNS)
-    writer.writeheader()
-    for row in export_rows(session):
-        writer.writerow(
-            {
-                k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v
-                for k, v in row.items()
-            }
-        )
+    write_csv(session, text)
     text.flush()
     text.detach()
     spool.seek(0)
