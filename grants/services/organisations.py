@@ -469,7 +469,8 @@ def _row_enterprise(row: Mapping[str, str]) -> Enterprise:
 
 
 # -- reading ---------------------------------------------------------------------------------
-_PROFILE = (
+# The profile's single-valued fields, as forms post them; the two lists follow.
+SCALAR_FIELDS = (
     "legal_name",
     "country",
     "registration_number",
@@ -483,9 +484,8 @@ _PROFILE = (
     "turnover",
     "balance_sheet",
     "enterprise_type",
-    "related_enterprises",
-    "de_minimis_aid",
 )
+_PROFILE = (*SCALAR_FIELDS, "related_enterprises", "de_minimis_aid")
 _STORED = (*_PROFILE, "sme_category", "sme_explanation")
 
 

@@ -562,6 +562,22 @@ def _upload_files(application_id: int, fields: list[Field], version: int) -> dic
     return errors
 
 
+def _save_posted(
+    session: Session, application_id: int, fields: list[Field], values: dict[str, Any]
+) -> applications.SaveResult:
+    """The draft as posted by the Save button or by autosave: one service call, one check."""
+    return applications.save_draft(
+        session,
+        actor(),
+        application_id,
+        title=values["title"],
+        requested_amount=values["requested_amount"],
+        answers=_answers(fields, values),
+        declaration_signed=values["declaration_signed"],
+        expected_version=_posted_version(),
+    )
+
+
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.APPLICANT)
 def edit(application_id: int) -> tuple[str, int] | Response:
@@ -576,16 +592,7 @@ def edit(application_id: int) -> tuple[str, int] | Response:
     fresh_for_update()
     try:
         with transaction() as session:
-            result = applications.save_draft(
-                session,
-                actor(),
-                application_id,
-                title=values["title"],
-                requested_amount=values["requested_amount"],
-                answers=_answers(fields, values),
-                declaration_signed=values["declaration_signed"],
-                expected_version=_posted_version(),
-            )
+            result = _save_posted(session, application_id, fields, values)
             errors = dict(result.errors)
             version = result.application.version
     except applications.DraftConflict as exc:
@@ -654,16 +661,7 @@ def autosave(application_id: int) -> tuple[Response, int]:
     fresh_for_update()
     try:
         with transaction() as session:
-            result = applications.save_draft(
-                session,
-                actor(),
-                application_id,
-                title=values["title"],
-                requested_amount=values["requested_amount"],
-                answers=_answers(fields, values),
-                declaration_signed=values["declaration_signed"],
-                expected_version=_posted_version(),
-            )
+            result = _save_posted(session, application_id, fields, values)
             saved = result.application
             body = {
                 "ok": True,

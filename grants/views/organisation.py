@@ -33,21 +33,6 @@ from workflows.roles import Role
 
 bp = Blueprint("organisation", __name__)
 
-SCALARS = (
-    "legal_name",
-    "country",
-    "registration_number",
-    "vat_number",
-    "address",
-    "registered_on",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "headcount",
-    "turnover",
-    "balance_sheet",
-    "enterprise_type",
-)
 # Empty rows offered under the filled ones, so a row can be added without JavaScript.
 BLANK_ROWS = 2
 _ROW_KEY = re.compile(r"^(related_enterprises|de_minimis_aid)-(\d{1,3})-([a-z_]+)$")
@@ -75,7 +60,7 @@ def _posted_rows(
 
 
 def _posted_profile(form: MultiDict[str, str]) -> dict[str, Any]:
-    data: dict[str, Any] = {name: form.get(name, "") for name in SCALARS}
+    data: dict[str, Any] = {name: form.get(name, "") for name in organisations.SCALAR_FIELDS}
     data["related_enterprises"] = _posted_rows(
         form, "related_enterprises", organisations.RELATED_FIELDS
     )
