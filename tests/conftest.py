@@ -23,7 +23,7 @@ from grants.app import Runtime
 from grants.cli import alembic_config
 from grants.config import Config
 from grants.services.documents import DrainResult, drain
-from tests.scenario import Scenario
+from tests.scenario import Scenario, pending_documents_discarded
 
 PG_ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -102,8 +102,11 @@ def render_documents(runtime: Runtime) -> Callable[[], DrainResult]:
 
 
 @pytest.fixture
-def scenario(sessions: sessionmaker[Session]) -> Scenario:
-    return Scenario(sessions)
+def scenario(sessions: sessionmaker[Session]) -> Iterator[Scenario]:
+    # `drain` renders every pending job in the shared database: PDFs a test left pending
+    # would be rendered, slowly, by the next test that drains, or crowd out its own.
+    with pending_documents_discarded(sessions):
+        yield Scenario(sessions)
 
 
 @pytest.fixture

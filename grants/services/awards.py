@@ -36,6 +36,8 @@ COMMITTED_STATES = tuple(
         AppState.PAYMENT_AUTHORISED,
         AppState.PAID,
         AppState.CLOSED,
+        # Holds what it kept: termination reduces the award to the justified payments.
+        AppState.TERMINATED,
     )
 )
 PENDING_STATES = tuple(

@@ -363,6 +363,9 @@ def terminate(session: Session, actor: Actor, application_id: int, *, reason: st
         application,
         "terminate",
         facts={"reason": reason},
+        # The award shrinks to what was paid and stays justified; the rest, recovered money
+        # included, goes back to the call's budget and the SME's cumulative cap.
+        changes={"awarded_amount": paid - recovery},
         audit_extra={"reason": reason, "recovery_amount": recovery},
         details={
             "reason": reason,
