@@ -30,7 +30,7 @@ from grants.models import Application, AuditEvent, MailMessage, Organisation, Us
 from grants.services import audit, mail
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed
-from grants.services.workflow import NotFound
+from grants.services.workflow import NotFound, load_locked
 from workflows import registration_numbers
 from workflows.errors import TransitionRefused
 from workflows.money import format_eur
@@ -738,12 +738,7 @@ def _load_user(session: Session, actor: Actor) -> User:
 
 
 def _load_organisation(session: Session, organisation_id: int) -> Organisation:
-    org = session.scalars(
-        select(Organisation).where(Organisation.id == organisation_id).with_for_update()
-    ).first()
-    if org is None:
-        raise NotFound(f"no organisation {organisation_id}")
-    return org
+    return load_locked(session, Organisation, organisation_id, "organisation")
 
 
 def _managed(

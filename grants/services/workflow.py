@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from grants.db import utcnow
+from grants.db import Base, utcnow
 from grants.models import Application, AuditEvent, Call, Document, Payment
 from grants.services import audit, documents
 from grants.services.actor import Actor
@@ -26,6 +26,8 @@ from workflows.definition import WorkflowDefinition
 from workflows.errors import TransitionRefused
 from workflows.guards import TransitionContext
 from workflows.registry import get_workflow
+
+M = TypeVar("M", bound=Base)
 
 
 class NotFound(LookupError):
@@ -37,31 +39,27 @@ def application_workflow(application: Application) -> WorkflowDefinition:
     return get_workflow(application.call.workflow_name, application.call.workflow_version)
 
 
-def load_application(session: Session, application_id: int) -> Application:
-    """Load for a state change: row-locked on PostgreSQL, so a racing step waits and then
-    sees the winner's state (SQLite serialises writers at BEGIN IMMEDIATE)."""
-    application = session.scalars(
-        select(Application).where(Application.id == application_id).with_for_update()
+def load_locked(session: Session, model: type[M], row_id: int, what: str) -> M:
+    """Load a row to change it: locked on PostgreSQL, so a racing writer waits and then sees
+    the winner's state (SQLite serialises writers at BEGIN IMMEDIATE)."""
+    row = session.scalars(
+        select(model).where(model.__table__.c.id == row_id).with_for_update()
     ).first()
-    if application is None:
-        raise NotFound(f"no application {application_id}")
-    return application
+    if row is None:
+        raise NotFound(f"no {what} {row_id}")
+    return row
+
+
+def load_application(session: Session, application_id: int) -> Application:
+    return load_locked(session, Application, application_id, "application")
 
 
 def load_call(session: Session, call_id: int) -> Call:
-    call = session.scalars(select(Call).where(Call.id == call_id).with_for_update()).first()
-    if call is None:
-        raise NotFound(f"no call {call_id}")
-    return call
+    return load_locked(session, Call, call_id, "call")
 
 
 def load_payment(session: Session, payment_id: int) -> Payment:
-    payment = session.scalars(
-        select(Payment).where(Payment.id == payment_id).with_for_update()
-    ).first()
-    if payment is None:
-        raise NotFound(f"no payment {payment_id}")
-    return payment
+    return load_locked(session, Payment, payment_id, "payment")
 
 
 def _audit_value(value: Any) -> Any:
