@@ -38,11 +38,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import pycountry
+
+from workflows import numbers
 
 __all__ = [
     "DEFAULT_FILE_MAX_MB",
@@ -52,6 +54,7 @@ __all__ = [
     "MAX_FILE_MB",
     "MAX_GROUP_ITEMS",
     "MB",
+    "NUMBER_MAX",
     "Field",
     "FieldType",
     "FormDefinitionError",
@@ -68,6 +71,9 @@ MB = 1024 * 1024
 DEFAULT_FILE_MAX_MB = 10
 MAX_FILE_MB = 25  # the web server accepts requests of 32 MB (CASCADE_MAX_REQUEST_MB)
 MAX_GROUP_ITEMS = 50
+# A number answer (and a number field's max) lies within -NUMBER_MAX..NUMBER_MAX: answers are
+# stored as text, but totals are compared with amounts, so keep them within NUMERIC(15, 2).
+NUMBER_MAX = numbers.DECIMAL_MAX
 
 # File kinds an applicant may upload: kind -> (MIME type, what a person calls it).
 FILE_KINDS: dict[str, tuple[str, str]] = {
@@ -365,12 +371,7 @@ def _parse_field(
     if max_choices is not None and not _whole(max_choices, 1):
         problems.append(f"{where}: max_choices must be a whole number of at least 1")
 
-    maximum = _decimal(item.get("max"))
-    if item.get("max") is not None:
-        if maximum is None:
-            problems.append(f"{where}: max must be a number, not {item.get('max')!r}")
-        elif ftype is FieldType.MONEY and maximum < 0:
-            problems.append(f"{where}: max must not be negative for a money field")
+    maximum = _limit(item.get("max"), f"{where}: max", ftype, problems)
 
     not_before = item.get("not_before")
     if not_before is not None and not isinstance(not_before, str):
@@ -475,9 +476,7 @@ def _group(
         elif total not in totals:
             totals.append(total)
 
-    total_max = _decimal(item.get("total_max"))
-    if item.get("total_max") is not None and (total_max is None or total_max < 0):
-        problems.append(f"{where}: total_max must be a number of at least 0")
+    total_max = _limit(item.get("total_max"), f"{where}: total_max", FieldType.MONEY, problems)
     must_equal = item.get("must_equal")
     if must_equal is not None and not isinstance(must_equal, str):
         problems.append(f"{where}: must_equal must be the name of a field or reference")
@@ -494,18 +493,21 @@ def _group(
     }
 
 
-def _decimal(value: object) -> Decimal | None:
-    if value is None or isinstance(value, bool):
+def _limit(
+    value: object, where: str, ftype: FieldType | None, problems: list[str]
+) -> Decimal | None:
+    """A ``max`` or ``total_max`` as the person editing the form typed it (YAML gives text,
+    an int or a float), read like the answers it bounds: an amount for money, else a number.
+    A total_max is read as an amount (never negative) whatever it totals."""
+    if value is None:
         return None
-    if isinstance(value, float):
-        value = repr(value)
-    if isinstance(value, int | str | Decimal):
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
-            return None
-        return result if result.is_finite() else None
-    return None
+    try:
+        if ftype is FieldType.MONEY:
+            return numbers.parse_money(value, field_label=where)
+        return numbers.parse_decimal(value, field_label=where, minimum=None, maximum=NUMBER_MAX)
+    except numbers.NumberRefused as exc:
+        problems.append(exc.message)
+        return None
 
 
 def _number_out(value: Decimal) -> int | str:

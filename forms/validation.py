@@ -6,12 +6,13 @@ from the API or from a saved draft):
 - ``text``: one line, at most ``TEXT_MAX_CHARS`` characters after trimming.
 - ``long_text``: at most ``LONG_TEXT_MAX_CHARS`` characters and ``max_words`` words
   (see ``word_count``); line endings are normalised to ``\\n``.
-- ``number``: an optional minus sign, digits, and optionally a decimal part written with a
-  dot (``2.5``) or a comma followed by one or two digits (``2,5``). No thousands separators:
-  ``1,000`` is refused rather than read as 1 or 1000.
-- ``money``: EUR, digits with optionally one or two decimals after a dot or a comma, nothing
-  else: ``8000``, ``8000.5``, ``8000.50`` and ``8000,50`` are accepted; ``8,000``,
-  ``8.000,50``, ``8 000``, ``€8000``, ``-5`` and ``8000.505`` are refused.
+- ``number``: as ``workflows.numbers.parse_decimal`` reads it, negative allowed, at most two
+  decimals, at most ``NUMBER_MAX`` either way: ``12``, ``-3``, ``2,5``, ``12 000``,
+  ``1.234,5``; ``1,000`` is refused (1 or 1000?), and so are ``1e3`` and ``2.125``.
+- ``money``: EUR as ``workflows.numbers.parse_money`` reads it, at most
+  ``workflows.numbers.MONEY_MAX`` (the database's amount column): ``8000``, ``8000,50``,
+  ``8 000``, ``8.000,50``, ``8,000.50``, ``€8000``; ``8,000`` (8 or 8000?), ``-5`` and
+  ``8000.505`` (never rounded) are refused.
 - ``date``: ``YYYY-MM-DD`` (or a ``datetime.date``).
 - ``choice``: exactly one of the options.
 - ``yes_no``: ``True``/``False`` or, case-insensitively, ``yes``/``no``, ``true``/``false``,
@@ -40,7 +41,8 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
-from forms.schema import EXTERNAL_REFERENCES, Field, FieldType, country_name
+from forms.schema import EXTERNAL_REFERENCES, NUMBER_MAX, Field, FieldType, country_name
+from workflows import numbers
 
 __all__ = [
     "LONG_TEXT_MAX_CHARS",
@@ -50,7 +52,6 @@ __all__ = [
     "group_totals",
     "missing_required",
     "normalise",
-    "parse_money",
     "validate",
     "word_count",
 ]
@@ -58,8 +59,6 @@ __all__ = [
 TEXT_MAX_CHARS = 500
 LONG_TEXT_MAX_CHARS = 50_000
 
-_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+|,\d{1,2})?")
-_MONEY_RE = re.compile(r"\d+(?:[.,]\d{1,2})?")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = {"yes", "true", "on", "1"}
 _FALSE = {"no", "false", "off", "0", ""}
@@ -76,12 +75,6 @@ def word_count(text: str) -> int:
     ``"R&D well-known 5G"`` is 3 words; a lone dash or bullet is not a word.
     """
     return sum(1 for token in text.split() if any(c.isalnum() for c in token))
-
-
-def parse_money(value: object) -> Decimal:
-    """An amount in EUR as a ``Decimal`` with two decimals; ``ValueError`` with a message a
-    person can act on when the value is not written as ``8000``, ``8000.50`` or ``8000,50``."""
-    return _money(value)
 
 
 def validate(
@@ -498,7 +491,8 @@ def _file(value: object) -> int:
         raise _Invalid("Upload the file again.")
     if isinstance(value, int) and value > 0:
         return value
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()) and int(value) > 0:
         return int(value)
     raise _Invalid("Upload the file again.")
 
@@ -510,49 +504,17 @@ def _text(value: object) -> str:
 
 
 def _number(value: object) -> Decimal:
-    if isinstance(value, bool):
-        raise _Invalid("Enter a number, for example 12 or 2.5.")
-    if isinstance(value, int | Decimal):
-        if isinstance(value, Decimal) and not value.is_finite():
-            raise _Invalid("Enter a number, for example 12 or 2.5.")
-        return Decimal(value)
-    if isinstance(value, float):
-        value = repr(value)
-    if not isinstance(value, str):
-        raise _Invalid("Enter a number, for example 12 or 2.5.")
-    text = value.strip()
-    if not _NUMBER_RE.fullmatch(text):
-        raise _Invalid(
-            "Enter a number using digits only, for example 12 or 2.5, "
-            "without spaces or thousands separators."
-        )
-    return Decimal(text.replace(",", "."))
+    try:
+        return numbers.parse_decimal(value, minimum=None, maximum=NUMBER_MAX)
+    except numbers.NumberRefused as exc:
+        raise _Invalid(exc.message) from None
 
 
 def _money(value: object) -> Decimal:
-    message = (
-        "Enter an amount in euro using digits only, for example 8000 or 8000.50 "
-        "(a comma for cents also works: 8000,50). Do not add thousands separators or a "
-        "currency sign."
-    )
-    if isinstance(value, bool):
-        raise _Invalid(message)
-    if isinstance(value, int):
-        value = str(value)
-    elif isinstance(value, float):
-        value = repr(value)
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise _Invalid(message)
-        value = format(value, "f")
-    if not isinstance(value, str):
-        raise _Invalid(message)
-    text = value.strip()
-    if text.startswith("-") and _MONEY_RE.fullmatch(text[1:]):
-        raise _Invalid("The amount cannot be negative.")
-    if not _MONEY_RE.fullmatch(text):
-        raise _Invalid(message)
-    return Decimal(text.replace(",", ".")).quantize(_CENT)
+    try:
+        return numbers.parse_money(value)
+    except numbers.NumberRefused as exc:
+        raise _Invalid(exc.message) from None
 
 
 def _date(value: object) -> dt.date:
@@ -583,12 +545,7 @@ def _yes_no(value: object) -> bool:
 
 
 def _decimal_text(value: Decimal, *, money: bool = False) -> str:
-    if money:
-        return format(value.quantize(_CENT), "f")
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return format(value.quantize(_CENT), "f") if money else numbers.plain(value)
 
 
 def _required_message(f: Field) -> str:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from workflows import numbers
+from workflows.numbers import plain
 
 HALF = Decimal("0.5")
 ONE_DECIMAL = Decimal("0.1")
-
-
-def plain(value: Decimal) -> str:
-    """A number as a person writes it: 3, 2.5, 10 (no trailing zeros, no exponent)."""
-    text = format(value.normalize(), "f")
-    return "0" if text == "-0" else text
+# Criteria numbers (max, threshold, weight) are small; this only keeps the text bounded.
+CONFIG_MAX = Decimal(1000)
 
 
 @dataclass(frozen=True)
@@ -58,23 +57,19 @@ DEFAULT_CRITERIA: list[dict] = [
 
 
 def _config_decimal(value: object, default: Decimal, where: str) -> Decimal:
-    """Read a number stored in the call's JSON as a string, int or float."""
+    """A number of the call's criteria, as stored (text, int or float from YAML/JSON).
+
+    The range is wide on purpose: ``Criterion`` says what is wrong with a negative weight or
+    a threshold above the maximum in its own words.
+    """
     if value is None:
         return default
-    if isinstance(value, bool):
-        raise ValueError(f"{where} must be a number, got {value!r}")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int | float | str):
-        try:
-            result = Decimal(str(value).strip().replace(",", "."))
-        except InvalidOperation:
-            raise ValueError(f"{where} must be a number, got {value!r}") from None
-    else:
-        raise ValueError(f"{where} must be a number, got {value!r}")
-    if not result.is_finite():
-        raise ValueError(f"{where} must be a finite number, got {value!r}")
-    return result
+    try:
+        return numbers.parse_decimal(
+            value, field_label=where, minimum=None, maximum=CONFIG_MAX, decimals=2
+        )
+    except numbers.NumberRefused as exc:
+        raise ValueError(exc.message) from None
 
 
 def criteria_from_config(raw: list[dict]) -> list[Criterion]:
@@ -115,31 +110,20 @@ def _parse_one(criterion: Criterion, value: object) -> Decimal | str:
     """Return the score, or a message saying what is wrong with it."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return f"{criterion.name} needs a score"
-    if isinstance(value, bool):
-        return f"{criterion.name} must be a number such as 3.5"
     try:
-        if isinstance(value, Decimal):
-            score = value
-        elif isinstance(value, int | float | str):
-            score = Decimal(str(value).strip().replace(",", "."))
-        else:
-            return f"{criterion.name} must be a number such as 3.5"
-    except InvalidOperation:
-        return f"{criterion.name} must be a number such as 3.5"
-    if not score.is_finite():
-        return f"{criterion.name} must be a number such as 3.5"
-    if not Decimal(0) <= score <= criterion.max:
-        return f"{criterion.name} must be between 0 and {plain(criterion.max)}"
+        score = numbers.parse_score(value, maximum=criterion.max, field_label=criterion.name)
+    except numbers.NumberRefused as exc:
+        return exc.message
     if (score * 2) % 1 != 0:
         return f"{criterion.name} must be in half points (e.g. 3 or 3.5), not {plain(score)}"
-    return (score + 0).quantize(ONE_DECIMAL)
+    return score.quantize(ONE_DECIMAL)
 
 
 def parse_scores(criteria: list[Criterion], raw: Mapping[str, object]) -> dict[str, Decimal]:
     """Validate one score per criterion; every problem is reported at once, keyed by criterion.
 
-    Accepts numbers or strings with a decimal point or comma ("4.5", "4,5"); other keys in
-    ``raw`` (e.g. a comment or a CSRF token) are ignored.
+    Accepts numbers, or text as ``workflows.numbers.parse_score`` reads it ("4.5", "4,5");
+    other keys in ``raw`` (e.g. a comment or a CSRF token) are ignored.
     """
     scores: dict[str, Decimal] = {}
     errors: dict[str, str] = {}

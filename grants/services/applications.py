@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +38,7 @@ from grants.models import Application, Attachment, AuditEvent, Call, CallForm, D
 from grants.services import audit, mail
 from grants.services.actor import Actor
 from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application, load_call
+from workflows import numbers
 from workflows.call import CallState
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
@@ -109,16 +110,23 @@ def current_form(session: Session, call: Call) -> CallForm:
     return form
 
 
+def money_field(raw: object, field: str, *, label: str | None = None) -> Decimal:
+    """An amount typed into ``field``, read by ``workflows.numbers``; a refusal is that
+    field's error (``ValidationFailed``, shown next to it), never a server error."""
+    try:
+        return numbers.parse_money(raw, field_label=label)
+    except numbers.NumberRefused as exc:
+        raise ValidationFailed({field: exc.message}) from None
+
+
 def parse_amount(raw: object) -> Decimal | None:
+    """The requested amount, or None when left empty (a draft may lack it)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    try:
-        value = Decimal(str(raw).strip().replace(",", "."))
-    except InvalidOperation:
-        raise ValidationFailed({"requested_amount": "enter an amount such as 8000.00"}) from None
-    if not value.is_finite() or value <= 0:
-        raise ValidationFailed({"requested_amount": "the amount must be more than zero"})
-    return value.quantize(Decimal("0.01"))
+    value = money_field(raw, "requested_amount", label="The requested amount")
+    if value == 0:
+        raise ValidationFailed({"requested_amount": "The requested amount must be more than zero."})
+    return value
 
 
 def create_draft(
@@ -333,8 +341,8 @@ def display_value(f: Field, value: object) -> str:
             return "Yes" if value is True else "No"
         case FieldType.MONEY:
             try:
-                return format_eur(Decimal(str(value)))
-            except ArithmeticError:
+                return format_eur(numbers.parse_money(value))
+            except numbers.NumberRefused:  # a draft keeps what was typed, readable or not
                 return str(value)
         case FieldType.COUNTRY:
             return f"{country_name(str(value))} ({value})"

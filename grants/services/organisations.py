@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -31,9 +31,10 @@ from grants.services import audit, mail
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed
 from grants.services.workflow import NotFound, load_locked
-from workflows import registration_numbers
+from workflows import numbers, registration_numbers
 from workflows.errors import TransitionRefused
 from workflows.money import format_eur
+from workflows.numbers import plain
 from workflows.roles import Role
 from workflows.sme import CEILINGS, Enterprise, Holding, sme_category
 
@@ -47,8 +48,9 @@ INVITE_MAX_AGE = 7 * 24 * 3600  # seconds: an invitation link works for seven da
 INVITE_DAYS = INVITE_MAX_AGE // (24 * 3600)
 
 CENT = Decimal("0.01")
-MAX_HEADCOUNT = Decimal("10000000")
-MAX_MONEY = Decimal("1000000000000")  # EUR 1 trillion: beyond it, surely a typing error
+MAX_HEADCOUNT = Decimal("9999999.99")  # NUMERIC(12, 2) would take more: a typing error
+# Below EUR 1 trillion (beyond it, surely a typing error), within NUMERIC(15, 2).
+MAX_MONEY = Decimal("999999999999.99")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^[0-9+()./\s-]*$")
 
@@ -113,58 +115,25 @@ def _text(value: object) -> str:
     return "" if value is None else " ".join(str(value).split())
 
 
-def _plain(value: Decimal) -> str:
-    """12, 9.5, 33.33: a number as a person writes it (no exponent, no trailing zeros)."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
-def _parse_decimal(raw: object, *, what: str, example: str) -> Decimal | None:
-    """A number written with a dot or a comma for decimals, never thousands separators.
-
-    "1.250" is refused rather than guessed: in Italy it means 1250, in Ireland 1.25.
-    """
-    if isinstance(raw, Decimal | int) and not isinstance(raw, bool):
-        value = Decimal(raw)
-    else:
-        text = re.sub(r"[\s\u00a0\u202f'\u2019_]", "", _text(raw))
-        if text.upper().startswith("EUR"):
-            text = text[3:]
-        text = text.removeprefix("€").removesuffix("€")
-        if not text:
-            return None
-        separators = [c for c in text if c in ".,"]
-        if len(separators) > 1:
-            raise ValueError(f"write {what} without thousands separators, like {example}")
-        text = text.replace(",", ".")
-        if separators and len(text.rpartition(".")[2]) > 2:
-            raise ValueError(
-                f"write {what} with at most two decimals and no thousands separators, "
-                f"like {example}"
-            )
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"write {what} as a number, like {example}") from None
-    if not value.is_finite():
-        raise ValueError(f"write {what} as a number, like {example}")
-    if value < 0:
-        raise ValueError(f"{what} cannot be negative")
-    return value.quantize(CENT)
+def _figure(raw: object, parse: Callable[[object], Decimal]) -> Decimal | None:
+    """A figure read by ``workflows.numbers`` (its refusal is a ValueError the checker
+    reports), or None when left empty."""
+    if not _text(raw):
+        return None
+    return parse(raw)
 
 
 def _parse_staff(raw: object) -> Decimal | None:
-    value = _parse_decimal(raw, what="the headcount", example="12 or 9.5")
-    if value is not None and value >= MAX_HEADCOUNT:
-        raise ValueError("the headcount is too large: count staff in annual work units")
-    return value
+    """Staff in annual work units: part-timers make decimals (9.5), at most two."""
+    value = _figure(
+        raw,
+        lambda v: numbers.parse_decimal(v, field_label="The headcount", maximum=MAX_HEADCOUNT),
+    )
+    return None if value is None else value.quantize(CENT)
 
 
 def _parse_money(raw: object) -> Decimal | None:
-    value = _parse_decimal(raw, what="the amount in euros", example="1250000 or 1250000.50")
-    if value is not None and value >= MAX_MONEY:
-        raise ValueError("the amount is too large: give it in euros, like 1250000")
-    return value
+    return _figure(raw, lambda v: numbers.parse_money(v, maximum=MAX_MONEY))
 
 
 def _parse_date(raw: object, *, today: date) -> date | None:
@@ -241,11 +210,12 @@ def _related(rows: list[Mapping[str, Any]], c: _Checker) -> list[dict[str, str]]
             c.errors[key + "relation"] = "choose partner (25% to 50%) or linked (over 50%)"
 
         def share(row: Mapping[str, Any] = row, relation: str = relation) -> Decimal:
-            value = _parse_decimal(row.get("share_percent"), what="the share", example="30")
+            value = _figure(
+                row.get("share_percent"),
+                lambda v: numbers.parse_percent(v, field_label="The share"),
+            )
             if value is None:
                 raise ValueError("give the share of capital or voting rights held, in %")
-            if value > 100:
-                raise ValueError("a share cannot be more than 100%")
             if relation == "partner" and not Decimal(25) <= value <= Decimal(50):
                 raise ValueError(
                     "a partner enterprise is held 25% to 50%: below 25% it is not counted, "
@@ -268,8 +238,8 @@ def _related(rows: list[Mapping[str, Any]], c: _Checker) -> list[dict[str, str]]
             {
                 "name": name,
                 "relation": relation,
-                "share_percent": _plain(percent) if percent is not None else "",
-                "headcount": _plain(staff) if staff is not None else "",
+                "share_percent": plain(percent) if percent is not None else "",
+                "headcount": plain(staff) if staff is not None else "",
                 "turnover": str(turnover) if turnover is not None else "",
                 "balance_sheet": str(balance) if balance is not None else "",
             }
@@ -516,7 +486,7 @@ def form_values(org: Organisation | None) -> dict[str, Any]:
     for name in _PROFILE:
         value = getattr(org, name)
         if isinstance(value, Decimal):
-            value = _plain(value) if name == "headcount" else str(value.quantize(CENT))
+            value = plain(value) if name == "headcount" else str(value.quantize(CENT))
         elif isinstance(value, date):
             value = value.isoformat()
         elif isinstance(value, list):
@@ -594,12 +564,12 @@ class SmeResult:
 
 
 def _staff(value: Decimal) -> str:
-    return _plain(value.quantize(CENT))
+    return plain(value.quantize(CENT))
 
 
 def sme_result(org: Organisation) -> SmeResult:
     ceilings = [
-        f"{name}: fewer than {_plain(staff)} staff and turnover at most {format_eur(turnover)} "
+        f"{name}: fewer than {plain(staff)} staff and turnover at most {format_eur(turnover)} "
         f"or balance sheet at most {format_eur(balance)}"
         for name, staff, turnover, balance in CEILINGS
     ]
@@ -632,10 +602,10 @@ def sme_result(org: Organisation) -> SmeResult:
         if related["relation"] == "partner":
             ratio = share / 100
             counted = Enterprise(e.headcount * ratio, e.turnover * ratio, e.balance_sheet * ratio)
-            basis = f"partner held {_plain(share)}%: {_plain(share)}% of its figures"
+            basis = f"partner held {plain(share)}%: {plain(share)}% of its figures"
         else:
             counted = e
-            basis = f"linked ({_plain(share)}%): all of its figures"
+            basis = f"linked ({plain(share)}%): all of its figures"
         rows.append(
             SmeRow(
                 related["name"],

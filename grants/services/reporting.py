@@ -10,22 +10,17 @@ from grants.db import utcnow
 from grants.formatting import format_eur, local_time
 from grants.models import Application, Report
 from grants.services.actor import Actor
-from grants.services.applications import ValidationFailed, require_own, require_role
+from grants.services.applications import (
+    ValidationFailed,
+    money_field,
+    require_own,
+    require_role,
+)
 from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application
 from workflows.errors import TransitionRefused
 from workflows.money import subcontracting_share_ok
 from workflows.roles import Role
 from workflows.voucher import AppState
-
-
-def parse_money(raw: object, field: str) -> Decimal:
-    try:
-        value = Decimal(str(raw).strip().replace(",", "."))
-    except ArithmeticError:
-        raise ValidationFailed({field: "enter an amount such as 7500.00"}) from None
-    if not value.is_finite() or value < 0:
-        raise ValidationFailed({field: "the amount cannot be negative"})
-    return value.quantize(Decimal("0.01"))
 
 
 def latest_report(application: Application) -> Report | None:
@@ -45,8 +40,10 @@ def submit_report(
     require_own(actor, application)
     if application.status != AppState.CONTRACTED:
         raise TransitionRefused("a final report is submitted once the agreement is signed")
-    claimed = parse_money(claimed_costs, "claimed_costs")
-    subcontracted = parse_money(subcontracted_costs or "0", "subcontracted_costs")
+    claimed = money_field(claimed_costs, "claimed_costs", label="The costs incurred")
+    subcontracted = money_field(
+        subcontracted_costs or "0", "subcontracted_costs", label="The subcontracted costs"
+    )
     award = application.awarded_amount or Decimal(0)
     if not subcontracting_share_ok(subcontracted, award):
         raise ValidationFailed(
@@ -104,7 +101,7 @@ def approve_report(
         if application.status == AppState.REPORT_SUBMITTED
         else None
     )
-    approved = parse_money(approved_costs, "approved_costs")
+    approved = money_field(approved_costs, "approved_costs", label="The approved costs")
     result = apply(
         session,
         actor,

@@ -11,9 +11,11 @@ from grants.app import db_session, runtime, transaction
 from grants.services import accounts, mail
 from grants.services.workflow import NotFound
 from grants.views.common import actor, flash_done, roles_required
+from workflows import numbers
 from workflows.roles import Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+MAX_PAGE = 1_000_000
 PER_PAGE = 50
 
 
@@ -25,9 +27,11 @@ class Pager:
 
 
 def _page_number() -> int:
+    # Bounded: the offset is computed from it before the page count is known, and an
+    # offset beyond 64 bits is a database error, not an empty page.
     try:
-        return max(int(request.args.get("page", "1")), 1)
-    except ValueError:
+        return numbers.parse_integer(request.args.get("page", "1"), minimum=1, maximum=MAX_PAGE)
+    except numbers.NumberRefused:
         return 1
 
 

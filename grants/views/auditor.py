@@ -17,6 +17,7 @@ from grants.db import utcnow
 from grants.models import Application, AuditEvent
 from grants.services.audit import verify_chain, write_csv
 from grants.views.common import roles_required
+from workflows import numbers
 from workflows.roles import Role
 
 bp = Blueprint("auditor", __name__)
@@ -30,8 +31,8 @@ def index() -> str:
     session = db_session()
     reference = request.args.get("reference", "").strip()
     try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
+        page = numbers.parse_integer(request.args.get("page", "1"), minimum=1)
+    except numbers.NumberRefused:
         page = 1
     query = select(AuditEvent)
     if reference:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grants.models import Application
 from grants.services import applications
 from tests.scenario import GOOD_ANSWERS, Scenario, form_data
+from tests.typed_numbers import UNREADABLE, field_error
 from workflows.errors import TransitionRefused
 from workflows.voucher import AppState
 
@@ -264,7 +266,7 @@ def test_groups_multiple_choices_and_countries_through_the_draft_form(
             "budget_lines[1].cost": "",
             "budget_lines[2].item": "Trials",
             "budget_lines[2].category": "Service provider fees",
-            "budget_lines[2].cost": "2.000,00",
+            "budget_lines[2].cost": "2,000",  # 2000 or 2? Kept as typed, never guessed.
             "other_technologies": ["Additive manufacturing", "Digital twins and simulation"],
             "provider_country": "fr",
         }
@@ -274,12 +276,12 @@ def test_groups_multiple_choices_and_countries_through_the_draft_form(
     body = html(response)
     # The error sits at the second kept line, linked from the summary, with its label.
     assert 'href="#budget_lines-1-cost"' in body
-    assert "Budget, line 2: Cost (EUR): Enter an amount in euro" in body
-    assert 'value="2.000,00"' in body and 'value="Trials"' in body
+    assert "Budget, line 2: Cost (EUR): “2,000” could mean 2000 or 2,00" in body
+    assert 'value="2,000"' in body and 'value="Trials"' in body
     app_row = stored(sessions, app_id)
     assert app_row.answers["budget_lines"] == [
         {"item": "Course", "category": "Training and certification", "cost": "6000.00"},
-        {"item": "Trials", "category": "Service provider fees", "cost": "2.000,00"},
+        {"item": "Trials", "category": "Service provider fees", "cost": "2,000"},
     ]
     # In the order of the options, whatever order the browser sent them in.
     assert app_row.answers["other_technologies"] == [
@@ -291,7 +293,7 @@ def test_groups_multiple_choices_and_countries_through_the_draft_form(
         loaded_app = session.get(Application, app_id)
         assert loaded_app is not None
         missing = " ".join(applications.missing_for_submission(loaded_app))
-    assert "Budget, line 2: Cost (EUR) (Enter an amount" in missing
+    assert "Budget, line 2: Cost (EUR) (“2,000” could mean 2000 or 2,00" in missing
 
     form["version"] = version_on(body)
     form["budget_lines[2].cost"] = "2000"
@@ -318,3 +320,68 @@ def test_a_group_total_that_does_not_match_is_shown_at_the_total(
     assert 'href="#budget_lines-total-cost"' in body
     assert "The total of Cost (EUR) is EUR 8000.00; it must equal the requested amount" in body
     assert 'id="budget_lines-total-cost"' in body
+
+
+# -- typed numbers -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("typed", "message"), UNREADABLE)
+def test_an_amount_that_cannot_be_read_is_refused_and_the_draft_loses_nothing(
+    app: Flask,
+    login: Login,
+    scenario: Scenario,
+    sessions: sessionmaker[Session],
+    typed: str,
+    message: str,
+) -> None:
+    app_id = scenario.draft()  # EUR 8000.00 requested
+    client = applicant_client(app, login, scenario)
+    url = f"/applications/{app_id}/edit"
+    form = draft_form(
+        version_on(html(client.get(url))),
+        requested_amount=typed,
+        summary="Typed along with the amount.",
+        **{"budget_lines[0].cost": typed},
+    )
+    response = client.post(url, data=form)
+    assert response.status_code == 422
+    body = html(response)
+    for field in ("requested_amount", "budget_lines-0-cost"):
+        assert message in field_error(body, field), field
+    assert body.count(f'value="{typed}"') == 2  # both kept in the form, as typed
+    row = stored(sessions, app_id)
+    assert row.requested_amount == Decimal("8000.00")  # the last amount that could be read
+    assert row.answers["summary"] == "Typed along with the amount."  # the rest is saved
+    assert row.answers["budget_lines"][0]["cost"] == typed  # an answer is kept as typed
+
+    # Autosave reads it the same way: the draft is saved, the amount counted as an error.
+    saved = client.post(
+        f"/applications/{app_id}/autosave",
+        data={**form, "version": version_on(body), "summary": "Autosaved with the amount."},
+    )
+    assert saved.status_code == 200 and saved.get_json()["errors"] >= 1
+    row = stored(sessions, app_id)
+    assert row.requested_amount == Decimal("8000.00")
+    assert row.answers["summary"] == "Autosaved with the amount."
+
+
+@pytest.mark.parametrize("typed", ["7.500,00", "7 500", "7\u00a0500,00", "EUR 7,500.00"])
+def test_an_amount_with_thousands_separators_is_stored_exactly(
+    app: Flask,
+    login: Login,
+    scenario: Scenario,
+    sessions: sessionmaker[Session],
+    typed: str,
+) -> None:
+    app_id = scenario.draft()
+    client = applicant_client(app, login, scenario)
+    url = f"/applications/{app_id}/edit"
+    form = draft_form(
+        version_on(html(client.get(url))),
+        requested_amount=typed,
+        **{"budget_lines[0].cost": "6.000,00", "budget_lines[1].cost": "1 500"},
+    )
+    response = client.post(url, data=form)
+    assert response.status_code == 302, html(response)[:3000]
+    row = stored(sessions, app_id)
+    assert row.requested_amount == Decimal("7500.00")
+    assert str(row.requested_amount) == "7500.00"
+    assert [line["cost"] for line in row.answers["budget_lines"]] == ["6000.00", "1500.00"]

@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 from grants.models import Document, Evaluation, Instalment, Payment
 from grants.services.documents import DrainResult
 from tests.scenario import GOOD_ANSWERS, KEYS, Scenario, form_data
+from tests.typed_numbers import UNREADABLE, field_error
 from workflows.payment import PaymentState
 from workflows.voucher import AppState
 
@@ -89,12 +90,12 @@ def test_an_application_walks_from_draft_to_closed_through_the_web(
 
     # A save with a mistake keeps everything typed and says what is wrong, next to the field.
     response = applicant.post(
-        f"/applications/{app_id}/edit", data=draft_form(requested_amount="8.000,50")
+        f"/applications/{app_id}/edit", data=draft_form(requested_amount="8,000")
     )
     assert response.status_code == 422
     body = html(response)
-    assert 'value="8.000,50"' in body
-    assert "enter an amount such as" in body
+    assert 'value="8,000"' in body
+    assert "“8,000” could mean 8000 or 8,00" in body
     assert "Centro Formazione Navale" in body  # the rest of the answers is kept
 
     # Submitting an incomplete draft is refused with the list of what is missing.
@@ -340,6 +341,62 @@ def test_wrong_input_on_an_action_keeps_it_and_shows_the_errors(
     assert officer.post(f"/applications/{app_id}/rank").status_code == 404
     assert officer.post(f"/applications/{app_id}/teleport").status_code == 404
     assert officer.post(f"/applications/{app_id}/submit").status_code == 403
+
+
+def test_report_amounts_that_cannot_be_read_are_refused_and_change_nothing(
+    browser: Browser, scenario: Scenario
+) -> None:
+    app_id = scenario.draft()
+    scenario.advance(app_id, AppState.CONTRACTED)
+    applicant, officer = browser("applicant0"), browser("officer")
+    url = f"/applications/{app_id}/submit_report"
+    events = scenario.totals()
+    for typed, message in UNREADABLE:
+        for field, field_id in (
+            ("claimed_costs", "report-claimed"),
+            ("subcontracted_costs", "report-subcontracted"),
+        ):
+            form = {"summary": "Training delivered.", "claimed_costs": "8200"}
+            form["subcontracted_costs"] = "0"
+            form[field] = typed
+            response = applicant.post(url, data=form)
+            assert response.status_code == 422, (typed, field)
+            body = html(response)
+            assert message in field_error(body, field_id), (typed, field)
+            assert f'value="{typed}"' in body and "Training delivered." in body
+    assert scenario.status(app_id) == AppState.CONTRACTED
+    assert scenario.application(app_id).reports == []
+    assert scenario.totals() == events
+
+    # Thousands separators are read exactly, never as cents.
+    post_step(
+        applicant,
+        url,
+        {
+            "summary": "Training delivered.",
+            "claimed_costs": "8.200,00",
+            "subcontracted_costs": "1 000",
+        },
+    )
+    [report] = scenario.application(app_id).reports
+    assert (report.claimed_costs, report.subcontracted_costs) == (
+        Decimal("8200.00"),
+        Decimal("1000.00"),
+    )
+
+    url = f"/applications/{app_id}/approve_report"
+    events = scenario.totals()
+    for typed, message in UNREADABLE:
+        response = officer.post(url, data={"approved_costs": typed, "comments": "In order."})
+        assert response.status_code == 422, typed
+        body = html(response)
+        assert message in field_error(body, "approve-costs"), typed
+        assert f'value="{typed}"' in body
+    assert scenario.status(app_id) == AppState.REPORT_SUBMITTED
+    assert scenario.application(app_id).reports[0].outcome is None
+    assert scenario.totals() == events
+    post_step(officer, url, {"approved_costs": "8 000", "comments": "In order."})
+    assert scenario.application(app_id).reports[0].approved_costs == Decimal("8000.00")
 
 
 def test_submitting_an_empty_draft_lists_what_is_missing(

@@ -65,9 +65,11 @@ def test_criteria_from_config_fills_defaults() -> None:
         ([], "at least one criterion"),
         ([{"name": "No key"}], "a key is required"),
         ([{"key": "a", "name": "A"}, {"key": "a", "name": "B"}], "used twice"),
-        ([{"key": "a", "name": "A", "max": "five"}], "max must be a number"),
-        ([{"key": "a", "name": "A", "max": "NaN"}], "finite"),
-        ([{"key": "a", "name": "A", "weight": True}], "weight must be a number"),
+        ([{"key": "a", "name": "A", "max": "five"}], "max must be written with digits"),
+        ([{"key": "a", "name": "A", "max": "NaN"}], "max must be written with digits"),
+        ([{"key": "a", "name": "A", "max": "1e309"}], "exponents"),
+        ([{"key": "a", "name": "A", "max": "2,500"}], "could mean 2500 or 2,5"),
+        ([{"key": "a", "name": "A", "weight": True}], "weight must be written with digits"),
         ([{"key": "a", "name": "A", "threshold": "6"}], "threshold must be between 0 and 5"),
         ([{"key": "a", "name": "A", "max": "0"}], "maximum must be above 0"),
         ([{"key": "a", "name": "A", "weight": "-1"}], "weight must not be negative"),
@@ -113,7 +115,7 @@ def test_parse_scores_reports_every_bad_field_at_once() -> None:
     assert info.value.errors == {
         "excellence": "Excellence must be in half points (e.g. 3 or 3.5), not 3.3",
         "impact": "Impact needs a score",
-        "implementation": "Implementation must be between 0 and 5",
+        "implementation": "Implementation must be between 0 and 5.",
     }
     assert isinstance(info.value, ValueError)
     assert "Impact needs a score" in str(info.value)
@@ -124,13 +126,24 @@ def test_parse_scores_reports_every_bad_field_at_once() -> None:
     [
         (None, "Excellence needs a score"),
         ("   ", "Excellence needs a score"),
-        ("four", "Excellence must be a number such as 3.5"),
-        ("NaN", "Excellence must be a number such as 3.5"),
-        ("Infinity", "Excellence must be a number such as 3.5"),
-        (True, "Excellence must be a number such as 3.5"),
-        ([4], "Excellence must be a number such as 3.5"),
-        ("-0.5", "Excellence must be between 0 and 5"),
-        ("5.5", "Excellence must be between 0 and 5"),
+        ("four", "Excellence must be written with digits, like 3 or 3.5."),
+        ("NaN", "Excellence must be written with digits, like 3 or 3.5."),
+        ("Infinity", "Excellence must be written with digits, like 3 or 3.5."),
+        (True, "Excellence must be written with digits, like 3 or 3.5."),
+        ([4], "Excellence must be written with digits, like 3 or 3.5."),
+        ("-0.5", "Excellence must be between 0 and 5."),
+        ("5.5", "Excellence must be between 0 and 5."),
+        (
+            "1e309",
+            "Excellence must be written in full, like 3 or 3.5: exponents such as 1e3 are not "
+            "accepted.",
+        ),
+        ("9" * 60, "Excellence must be between 0 and 5."),
+        (
+            "4,500",
+            "“4,500” could mean 4500 or 4,5: write 4500 or 4 500 for the first, 4,5 for the "
+            "second.",
+        ),
         ("4.25", "Excellence must be in half points (e.g. 3 or 3.5), not 4.25"),
         (3.3, "Excellence must be in half points (e.g. 3 or 3.5), not 3.3"),
     ],
