@@ -106,6 +106,8 @@ def make_drafts(factory: sessionmaker[Session], n: int, tag: str) -> tuple[list[
                 password_hash="x",
                 role=Role.APPLICANT,
                 organisation_id=org.id,
+                # Only a confirmed address can log in and submit, and it gets the receipt.
+                email_confirmed_at=utcnow(),
             )
             session.add(user)
             session.flush()

@@ -70,6 +70,8 @@ _SECTIONS = ("document", "programme", "call", "application", "organisation", "ev
 # `finalize` does the same for JSON nulls, which Jinja would otherwise print as "None".
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
+    # Every sentence is marked for translation; the catalogues come with the languages.
+    extensions=["jinja2.ext.i18n"],
     autoescape=True,
     undefined=ChainableUndefined,
     finalize=lambda value: "" if value is None else value,
@@ -77,6 +79,8 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+_env.install_null_translations(newstyle=True)
 
 
 class SnapshotError(ValueError):

@@ -35,8 +35,9 @@ JSON definition back.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -304,87 +305,21 @@ def _whole(value: object, low: int, high: int | None = None) -> bool:
 def _parse_field(
     item: Mapping, where: str, problems: list[str], *, allowed: frozenset[FieldType] | None
 ) -> Field | None:
+    # Each check appends its problems in the order of the documentation above, so the person
+    # editing the call reads them in that order; a field with any problem is not built.
     start = len(problems)
-    unknown = sorted(str(k) for k in item if k not in _KEYS)
-    if unknown:
-        problems.append(
-            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_KEYS))})"
-        )
-
-    name = item.get("name")
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        problems.append(
-            f"{where}: name must be lower-case letters, digits and underscores, starting with "
-            f"a letter (at most 63 characters), not {name!r}"
-        )
-
-    label = item.get("label")
-    if not isinstance(label, str) or not label.strip():
-        problems.append(f"{where}: a label is required")
-
-    raw_type = item.get("type")
-    ftype: FieldType | None
-    try:
-        ftype = FieldType(raw_type)
-    except ValueError:
-        kinds = ", ".join(t.value for t in FieldType)
-        problems.append(f"{where}: unknown type {raw_type!r} (expected one of: {kinds})")
-        ftype = None
-    if ftype is not None and allowed is not None and ftype not in allowed:
-        kinds = ", ".join(sorted(t.value for t in allowed))
-        problems.append(f"{where}: a group's sub-field must be one of: {kinds}; not {ftype}")
-
+    _check_known_keys(item, where, problems)
+    name, label = _name_and_label(item, where, problems)
+    ftype = _field_type(item.get("type"), where, problems, allowed=allowed)
     required = item.get("required", False)
     if not isinstance(required, bool):
         problems.append(f"{where}: required must be true or false")
-
     help_text = item.get("help", "")
     if not isinstance(help_text, str):
         problems.append(f"{where}: help must be text")
-
     if ftype is not None:
-        for key, types in _ONLY_FOR.items():
-            if item.get(key) not in (None, (), []) and ftype not in types:
-                kinds = " or ".join(sorted(t.value for t in types))
-                problems.append(f"{where}: {key} only applies to {kinds} fields")
-
-    max_words = item.get("max_words")
-    if max_words is not None and not _whole(max_words, 1):
-        problems.append(f"{where}: max_words must be a whole number of at least 1")
-
-    options: tuple[str, ...] = ()
-    raw_options = item.get("options", ())
-    if ftype in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
-        if not isinstance(raw_options, list | tuple) or not raw_options:
-            problems.append(f"{where}: a {ftype} field needs a non-empty list of options")
-        elif not all(isinstance(o, str) and o.strip() for o in raw_options):
-            problems.append(
-                f"{where}: every option must be non-empty text (in YAML, quote options such "
-                f"as 'yes', 'no' or numbers)"
-            )
-        else:
-            options = tuple(o.strip() for o in raw_options)
-            if len(set(options)) != len(options):
-                problems.append(f"{where}: options must not repeat")
-
-    max_choices = item.get("max_choices")
-    if max_choices is not None and not _whole(max_choices, 1):
-        problems.append(f"{where}: max_choices must be a whole number of at least 1")
-
-    maximum = _limit(item.get("max"), f"{where}: max", ftype, problems)
-
-    not_before = item.get("not_before")
-    if not_before is not None and not isinstance(not_before, str):
-        problems.append(f"{where}: not_before must be the name of a date field")
-
-    countries = _countries(item.get("countries"), where, problems)
-
-    max_mb = item.get("max_mb")
-    if max_mb is not None and not _whole(max_mb, 1, MAX_FILE_MB):
-        problems.append(f"{where}: max_mb must be a whole number from 1 to {MAX_FILE_MB}")
-
-    accept = _accept(item.get("accept"), where, problems)
-
+        _check_applies(item, ftype, where, problems)
+    attributes = _attributes(item, ftype, where, problems)
     group = _group(item, ftype, where, problems)
 
     if len(problems) > start or ftype is None:
@@ -396,16 +331,113 @@ def _parse_field(
         type=ftype,
         required=required,
         help=help_text.strip(),
-        max_words=max_words,
-        options=options,
-        max=maximum,
-        not_before=not_before,
-        countries=countries,
-        max_choices=max_choices,
-        max_mb=max_mb,
-        accept=accept,
+        **attributes,
         **group,
     )
+
+
+def _check_known_keys(item: Mapping, where: str, problems: list[str]) -> None:
+    unknown = sorted(str(k) for k in item if k not in _KEYS)
+    if unknown:
+        problems.append(
+            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_KEYS))})"
+        )
+
+
+def _name_and_label(item: Mapping, where: str, problems: list[str]) -> tuple[object, object]:
+    """The name and label as given; a problem for each that is not usable."""
+    name = item.get("name")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        problems.append(
+            f"{where}: name must be lower-case letters, digits and underscores, starting with "
+            f"a letter (at most 63 characters), not {name!r}"
+        )
+    label = item.get("label")
+    if not isinstance(label, str) or not label.strip():
+        problems.append(f"{where}: a label is required")
+    return name, label
+
+
+def _field_type(
+    raw_type: object, where: str, problems: list[str], *, allowed: frozenset[FieldType] | None
+) -> FieldType | None:
+    """The field's type, or None when unknown. A type a group does not allow is still
+    returned, so the checks that depend on the type report their problems too."""
+    try:
+        ftype = FieldType(raw_type)
+    except ValueError:
+        kinds = ", ".join(t.value for t in FieldType)
+        problems.append(f"{where}: unknown type {raw_type!r} (expected one of: {kinds})")
+        return None
+    if allowed is not None and ftype not in allowed:
+        kinds = ", ".join(sorted(t.value for t in allowed))
+        problems.append(f"{where}: a group's sub-field must be one of: {kinds}; not {ftype}")
+    return ftype
+
+
+def _check_applies(item: Mapping, ftype: FieldType, where: str, problems: list[str]) -> None:
+    for key, types in _ONLY_FOR.items():
+        if item.get(key) not in (None, (), []) and ftype not in types:
+            kinds = " or ".join(sorted(t.value for t in types))
+            problems.append(f"{where}: {key} only applies to {kinds} fields")
+
+
+def _attributes(
+    item: Mapping, ftype: FieldType | None, where: str, problems: list[str]
+) -> dict[str, Any]:
+    """The keys that only some types take (groups' own keys aside), each checked as given."""
+    max_words = _whole_key(item, "max_words", where, problems, 1)
+    options = _options(item.get("options", ()), ftype, where, problems)
+    max_choices = _whole_key(item, "max_choices", where, problems, 1)
+    maximum = _limit(item.get("max"), f"{where}: max", ftype, problems)
+    not_before = item.get("not_before")
+    if not_before is not None and not isinstance(not_before, str):
+        problems.append(f"{where}: not_before must be the name of a date field")
+    countries = _countries(item.get("countries"), where, problems)
+    max_mb = _whole_key(item, "max_mb", where, problems, 1, MAX_FILE_MB)
+    accept = _accept(item.get("accept"), where, problems)
+    return {
+        "max_words": max_words,
+        "options": options,
+        "max": maximum,
+        "not_before": not_before,
+        "countries": countries,
+        "max_choices": max_choices,
+        "max_mb": max_mb,
+        "accept": accept,
+    }
+
+
+def _whole_key(
+    item: Mapping, key: str, where: str, problems: list[str], low: int, high: int | None = None
+) -> Any:
+    """``item[key]`` as given (None when absent); a problem unless a whole number in range."""
+    value = item.get(key)
+    if value is not None and not _whole(value, low, high):
+        bounds = f"of at least {low}" if high is None else f"from {low} to {high}"
+        problems.append(f"{where}: {key} must be a whole number {bounds}")
+    return value
+
+
+def _options(
+    raw: object, ftype: FieldType | None, where: str, problems: list[str]
+) -> tuple[str, ...]:
+    # Options given to another type are reported by _check_applies, not here.
+    if ftype not in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
+        return ()
+    if not isinstance(raw, list | tuple) or not raw:
+        problems.append(f"{where}: a {ftype} field needs a non-empty list of options")
+        return ()
+    if not all(isinstance(o, str) and o.strip() for o in raw):
+        problems.append(
+            f"{where}: every option must be non-empty text (in YAML, quote options such "
+            f"as 'yes', 'no' or numbers)"
+        )
+        return ()
+    options = tuple(o.strip() for o in raw)
+    if len(set(options)) != len(options):
+        problems.append(f"{where}: options must not repeat")
+    return options
 
 
 def _countries(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -453,29 +485,16 @@ def _group(
         subs: list[Field] = []
     else:
         subs = _parse_fields(raw_fields, f"{where}, sub-field", problems, allowed=GROUP_SUB_TYPES)
-    min_items = item.get("min_items")
-    max_items = item.get("max_items")
-    if min_items is not None and not _whole(min_items, 0, MAX_GROUP_ITEMS):
-        problems.append(f"{where}: min_items must be a whole number from 0 to {MAX_GROUP_ITEMS}")
-    if max_items is not None and not _whole(max_items, 1, MAX_GROUP_ITEMS):
-        problems.append(f"{where}: max_items must be a whole number from 1 to {MAX_GROUP_ITEMS}")
+    min_items = _whole_key(item, "min_items", where, problems, 0, MAX_GROUP_ITEMS)
+    max_items = _whole_key(item, "max_items", where, problems, 1, MAX_GROUP_ITEMS)
     if _whole(min_items, 0) and _whole(max_items, 1) and min_items > max_items:
         problems.append(f"{where}: min_items cannot be more than max_items")
 
-    totals: list[str] = []
     raw_totals = item.get("totals", ())
     if not isinstance(raw_totals, list | tuple):
         problems.append(f"{where}: totals must be a list of sub-field names")
         raw_totals = ()
-    amounts = {f.name for f in subs if f.type in _AMOUNTS}
-    for total in raw_totals:
-        if not isinstance(total, str) or total not in amounts:
-            problems.append(
-                f"{where}: totals must name money or number sub-fields of the group, not {total!r}"
-            )
-        elif total not in totals:
-            totals.append(total)
-
+    totals = _totals(raw_totals, subs, where, problems)
     total_max = _limit(item.get("total_max"), f"{where}: total_max", FieldType.MONEY, problems)
     must_equal = item.get("must_equal")
     if must_equal is not None and not isinstance(must_equal, str):
@@ -487,10 +506,26 @@ def _group(
         "fields": tuple(subs),
         "min_items": min_items,
         "max_items": max_items,
-        "totals": tuple(totals),
+        "totals": totals,
         "total_max": total_max,
         "must_equal": must_equal,
     }
+
+
+def _totals(
+    raw: list[Any] | tuple[Any, ...], subs: list[Field], where: str, problems: list[str]
+) -> tuple[str, ...]:
+    """The sub-fields a group adds up: money or number ones, each once, in the order given."""
+    totals: list[str] = []
+    amounts = {f.name for f in subs if f.type in _AMOUNTS}
+    for total in raw:
+        if not isinstance(total, str) or total not in amounts:
+            problems.append(
+                f"{where}: totals must name money or number sub-fields of the group, not {total!r}"
+            )
+        elif total not in totals:
+            totals.append(total)
+    return tuple(totals)
 
 
 def _limit(
@@ -514,6 +549,36 @@ def _number_out(value: Decimal) -> int | str:
     return int(value) if value == value.to_integral_value() else format(value, "f")
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# The keys dump_form writes after name, label and type, in its fixed order, with how each
+# value is written; a group's own keys follow its sub-fields.
+_DUMPED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("required", _as_is),
+    ("help", _as_is),
+    ("max_words", _as_is),
+    ("options", list),
+    ("max_choices", _as_is),
+    ("max", _number_out),
+    ("not_before", _as_is),
+    ("countries", list),
+    ("max_mb", _as_is),
+    ("accept", list),
+)
+_GROUP_DUMPED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("min_items", _as_is),
+    ("max_items", _as_is),
+    ("totals", list),
+    ("total_max", _number_out),
+    ("must_equal", _as_is),
+)
+# A key is left out when at its default: None for what is optional, else false or empty
+# (``min_items`` 0 is written: it differs from its default, None).
+_OPTIONAL = frozenset(f.name for f in dataclasses.fields(Field) if f.default is None)
+
+
 def dump_form(fields: list[Field] | tuple[Field, ...]) -> list[dict[str, Any]]:
     """The canonical JSON definition of ``fields``: ``parse_form(dump_form(f)) == f``.
 
@@ -522,37 +587,19 @@ def dump_form(fields: list[Field] | tuple[Field, ...]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for f in fields:
         item: dict[str, Any] = {"name": f.name, "label": f.label, "type": str(f.type)}
-        if f.required:
-            item["required"] = True
-        if f.help:
-            item["help"] = f.help
-        if f.max_words is not None:
-            item["max_words"] = f.max_words
-        if f.options:
-            item["options"] = list(f.options)
-        if f.max_choices is not None:
-            item["max_choices"] = f.max_choices
-        if f.max is not None:
-            item["max"] = _number_out(f.max)
-        if f.not_before is not None:
-            item["not_before"] = f.not_before
-        if f.countries:
-            item["countries"] = list(f.countries)
-        if f.max_mb is not None:
-            item["max_mb"] = f.max_mb
-        if f.accept:
-            item["accept"] = list(f.accept)
+        _dump_keys(f, _DUMPED, item)
         if f.type is FieldType.GROUP:
             item["fields"] = dump_form(f.fields)
-            if f.min_items is not None:
-                item["min_items"] = f.min_items
-            if f.max_items is not None:
-                item["max_items"] = f.max_items
-            if f.totals:
-                item["totals"] = list(f.totals)
-            if f.total_max is not None:
-                item["total_max"] = _number_out(f.total_max)
-            if f.must_equal is not None:
-                item["must_equal"] = f.must_equal
+            _dump_keys(f, _GROUP_DUMPED, item)
         out.append(item)
     return out
+
+
+def _dump_keys(
+    f: Field, keys: tuple[tuple[str, Callable[[Any], Any]], ...], item: dict[str, Any]
+) -> None:
+    for key, write in keys:
+        value = getattr(f, key)
+        at_default = value is None if key in _OPTIONAL else not value
+        if not at_default:
+            item[key] = write(value)

@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from forms.schema import EXTERNAL_REFERENCES, NUMBER_MAX, Field, FieldType, country_name
 from workflows import numbers
+from workflows.money import format_eur
 
 __all__ = [
     "LONG_TEXT_MAX_CHARS",
@@ -203,7 +204,8 @@ def _check_totals(
 
 
 def _shown(value: Decimal, *, money: bool) -> str:
-    return f"EUR {_decimal_text(value, money=True)}" if money else _decimal_text(value)
+    # Amounts read the same everywhere: EUR 8,000.00 (workflows.money.format_eur).
+    return format_eur(value) if money else _decimal_text(value)
 
 
 def _lines(n: int) -> str:
@@ -395,58 +397,58 @@ def _normalise_group(f: Field, value: object) -> object | None:
 
 # -- per-type parsing ------------------------------------------------------------------------
 def _parse(f: Field, value: object) -> object:
-    match f.type:
-        case FieldType.TEXT:
-            text = _text(value)
-            if "\n" in text:
-                raise _Invalid("Keep this to one line.")
-            if len(text) > TEXT_MAX_CHARS:
-                raise _Invalid(f"Use at most {TEXT_MAX_CHARS} characters; you have {len(text)}.")
-            return text
-        case FieldType.LONG_TEXT:
-            text = _text(value)
-            if len(text) > LONG_TEXT_MAX_CHARS:
-                raise _Invalid(
-                    f"Use at most {LONG_TEXT_MAX_CHARS} characters; you have {len(text)}."
-                )
-            if f.max_words is not None:
-                words = word_count(text)
-                if words > f.max_words:
-                    raise _Invalid(
-                        f"Use at most {f.max_words} words; you have {words}. "
-                        f"Remove {words - f.max_words}."
-                    )
-            return text
-        case FieldType.NUMBER:
-            number = _number(value)
-            if f.max is not None and number > f.max:
-                raise _Invalid(f"Enter a number no greater than {_decimal_text(f.max)}.")
-            return number
-        case FieldType.MONEY:
-            amount = _money(value)
-            if f.max is not None and amount > f.max:
-                raise _Invalid(
-                    f"The amount cannot be more than EUR {_decimal_text(f.max, money=True)}."
-                )
-            return amount
-        case FieldType.DATE:
-            return _date(value)
-        case FieldType.CHOICE:
-            choice = _text(value)
-            if choice not in f.options:
-                raise _Invalid(f"Choose one of: {'; '.join(f.options)}.")
-            return choice
-        case FieldType.YES_NO:
-            return _yes_no(value)
-        case FieldType.MULTI_CHOICE:
-            return _multi_choice(f, value)
-        case FieldType.COUNTRY:
-            return _country(f, value)
-        case FieldType.FILE:
-            return _file(value)
-        case FieldType.GROUP:  # pragma: no cover - groups are validated item by item
-            raise _Invalid("Fill in the lines of this group.")
-    raise AssertionError(f"unhandled field type {f.type}")  # pragma: no cover
+    parse = _PARSERS.get(f.type)
+    if parse is None:  # pragma: no cover - a type added without its parser
+        raise AssertionError(f"unhandled field type {f.type}")
+    return parse(f, value)
+
+
+def _parse_text(f: Field, value: object) -> str:
+    text = _text(value)
+    if "\n" in text:
+        raise _Invalid("Keep this to one line.")
+    if len(text) > TEXT_MAX_CHARS:
+        raise _Invalid(f"Use at most {TEXT_MAX_CHARS} characters; you have {len(text)}.")
+    return text
+
+
+def _parse_long_text(f: Field, value: object) -> str:
+    text = _text(value)
+    if len(text) > LONG_TEXT_MAX_CHARS:
+        raise _Invalid(f"Use at most {LONG_TEXT_MAX_CHARS} characters; you have {len(text)}.")
+    if f.max_words is not None:
+        words = word_count(text)
+        if words > f.max_words:
+            raise _Invalid(
+                f"Use at most {f.max_words} words; you have {words}. Remove {words - f.max_words}."
+            )
+    return text
+
+
+def _parse_number(f: Field, value: object) -> Decimal:
+    number = _number(value)
+    if f.max is not None and number > f.max:
+        raise _Invalid(f"Enter a number no greater than {_decimal_text(f.max)}.")
+    return number
+
+
+def _parse_money(f: Field, value: object) -> Decimal:
+    amount = _money(value)
+    if f.max is not None and amount > f.max:
+        raise _Invalid(f"The amount cannot be more than {format_eur(f.max)}.")
+    return amount
+
+
+def _parse_choice(f: Field, value: object) -> str:
+    choice = _text(value)
+    if choice not in f.options:
+        raise _Invalid(f"Choose one of: {'; '.join(f.options)}.")
+    return choice
+
+
+def _parse_group(f: Field, value: object) -> object:  # pragma: no cover
+    # Groups are validated item by item; an answer never reaches here as a whole.
+    raise _Invalid("Fill in the lines of this group.")
 
 
 def _is_empty(f: Field, value: object) -> bool:
@@ -542,6 +544,22 @@ def _yes_no(value: object) -> bool:
         if text in _FALSE:
             return False
     raise _Invalid("Tick the box, or leave it unticked.")
+
+
+# One parser per field type: it returns the clean value or raises _Invalid.
+_PARSERS: dict[FieldType, Callable[[Field, object], object]] = {
+    FieldType.TEXT: _parse_text,
+    FieldType.LONG_TEXT: _parse_long_text,
+    FieldType.NUMBER: _parse_number,
+    FieldType.MONEY: _parse_money,
+    FieldType.DATE: lambda f, value: _date(value),
+    FieldType.CHOICE: _parse_choice,
+    FieldType.YES_NO: lambda f, value: _yes_no(value),
+    FieldType.MULTI_CHOICE: _multi_choice,
+    FieldType.COUNTRY: _country,
+    FieldType.FILE: lambda f, value: _file(value),
+    FieldType.GROUP: _parse_group,
+}
 
 
 def _decimal_text(value: Decimal, *, money: bool = False) -> str:

@@ -1,109 +1,41 @@
-"""The application factory and the per-request unit of work."""
+"""The application factory: configuration, extensions, blueprints and commands."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
-from flask_login import LoginManager, current_user
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel
+from flask_login import LoginManager
 from flask_wtf import CSRFProtect
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from documents.storage import DocumentStorage
+from grants.background import BackgroundWorker
 from grants.config import Config
 from grants.db import make_engine, make_session_factory
 from grants.models import User
-from grants.services.actor import Actor
+from grants.runtime import Runtime, db_session
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
+babel = Babel()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to continue."
 _worker_lock = threading.Lock()
 
 
-@dataclass
-class Runtime:
-    """What the app holds for its lifetime: database, document store, render worker."""
-
-    config: Config
-    engine: Engine
-    sessions: sessionmaker[Session]
-    storage: DocumentStorage
-    worker: DocumentWorker | None = None
+# The languages with a catalogue under grants/translations; English is the source language.
+LANGUAGES = ("en",)
 
 
-def runtime() -> Runtime:
-    return current_app.extensions["cascade"]
-
-
-def db_session() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
-    if "db_session" not in g:
-        g.db_session = runtime().sessions()
-    return g.db_session
-
-
-@contextmanager
-def transaction() -> Iterator[Session]:
-    """One business action from a view or command: commit, or roll back on any error."""
-    session = db_session()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    worker = runtime().worker
-    if worker is not None:
-        worker.wake()
-
-
-def current_actor() -> Actor:
-    return Actor.of(
-        current_user,
-        request_id=g.get("request_id"),
-        ip=request.remote_addr if request else None,
-    )
-
-
-class DocumentWorker:
-    """Renders pending documents in a background thread of this process (embedded mode)."""
-
-    def __init__(self, rt: Runtime, interval: float = 5.0) -> None:
-        self._rt = rt
-        self._interval = interval
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cascade-documents", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        from grants.services.documents import drain
-        from grants.services.mail import deliver_pending
-
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            try:
-                drain(self._rt.sessions, self._rt.storage)
-            except Exception:  # keep the thread alive; the jobs stay pending
-                log.exception("document worker pass failed")
-            try:  # after the drain: a receipt goes out once its PDF is rendered
-                deliver_pending(self._rt.sessions, self._rt.config)
-            except Exception:  # the messages stay in the outbox for a later pass
-                log.exception("mail delivery pass failed")
+def select_locale() -> str | None:
+    # Commands and workers (mails, reminders) have no request: the source language.
+    if not has_request_context():
+        return LANGUAGES[0]
+    return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -121,6 +53,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     csrf.init_app(app)
     login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:
@@ -141,7 +74,7 @@ def create_app(config: Config | None = None) -> Flask:
         if config.inprocess_worker and not config.testing and rt.worker is None:
             with _worker_lock:
                 if rt.worker is None:
-                    rt.worker = DocumentWorker(rt)
+                    rt.worker = BackgroundWorker(rt)
                     rt.worker.start()
 
     @app.teardown_appcontext

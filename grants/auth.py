@@ -16,15 +16,16 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from grants.app import transaction
 from grants.config import Config
 from grants.models import User
+from grants.runtime import transaction
 from grants.services import accounts
 from grants.services.accounts import check_password, hash_password
 from grants.views.common import is_local_path
@@ -75,7 +76,7 @@ def login() -> str | Response:
 def logout() -> Response:
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 

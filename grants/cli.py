@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ def alembic_config(database_url: str) -> AlembicConfig:
 
 
 def _runtime():  # type: ignore[no-untyped-def]
-    from grants.app import runtime
+    from grants.runtime import runtime
 
     return runtime()
 
@@ -71,20 +72,41 @@ def demo() -> None:
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 @with_appcontext
 def worker(once: bool, interval: float) -> None:
-    from grants.services.documents import drain
-    from grants.services.mail import deliver_pending
+    from grants.background import PassResult, work
 
-    rt = _runtime()
-    while True:
-        result = drain(rt.sessions, rt.storage)
+    def report(result: PassResult) -> None:
         if result.rendered or result.failed:
             click.echo(f"rendered {result.rendered}, failed {result.failed}")
-        # After the drain, so a receipt waiting for its PDF can go out in the same pass.
-        if sent := deliver_pending(rt.sessions, rt.config):
-            click.echo(f"sent {sent} e-mail message(s)")
-        if once:
-            return
-        time.sleep(interval)
+        if result.sent:
+            click.echo(f"sent {result.sent} e-mail message(s)")
+
+    work(_runtime(), wait=lambda: time.sleep(interval), once=once, report=report)
+
+
+@click.command(
+    "remind",
+    help="Send the reminders that are due (offers to accept, reports to submit), each once. "
+    "Run it from cron, e.g. hourly.",
+)
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]),
+    default=None,
+    help="Act as if it were this moment (ISO 8601 with an offset); default: now.",
+)
+@with_appcontext
+def remind(at: datetime | None) -> None:
+    from grants.db import utcnow
+    from grants.services.reminders import send_due
+
+    rt = _runtime()
+    now = at.astimezone(UTC) if at is not None else utcnow()
+    with rt.sessions() as session, session.begin():
+        sent = send_due(session, now)
+    for item in sent:
+        click.echo(f"{item.reference}: {item.mail} to {item.to}")
+    click.echo(f"{len(sent)} reminder(s) queued")
 
 
 @click.group("audit", help="The audit trail.")
@@ -128,6 +150,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo)
     app.cli.add_command(worker)
+    app.cli.add_command(remind)
     app.cli.add_command(audit_group)
 
 

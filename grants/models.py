@@ -23,7 +23,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import Base, utcnow
 from workflows.call import CallState
+from workflows.definition import WorkflowDefinition
 from workflows.payment import PaymentState
+from workflows.registry import get_workflow
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -62,10 +64,6 @@ class User(UserMixin, Timestamped, Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
-
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
 
 
 class Organisation(Timestamped, Base):
@@ -133,6 +131,9 @@ class Call(Timestamped, Base):
     # A cut-off call ranks each batch of evaluated applications while it stays open
     # (DOMAIN.md: several cut-off dates per call); otherwise ranking waits for the deadline.
     batch_ranking: Mapped[bool] = mapped_column(default=False)
+    # Days an applicant has to accept an offer, and to report after the planned end date.
+    offer_acceptance_days: Mapped[int] = mapped_column(default=14, server_default="14")
+    report_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
     next_number: Mapped[int] = mapped_column(default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -147,6 +148,8 @@ class Call(Timestamped, Base):
             "prefinancing_percent >= 0 AND prefinancing_percent <= 100", name="prefinancing_range"
         ),
         CheckConstraint("deadline > opens_at", name="deadline_after_opening"),
+        CheckConstraint("offer_acceptance_days > 0", name="offer_acceptance_days_positive"),
+        CheckConstraint("report_window_days > 0", name="report_window_days_positive"),
     )
 
 
@@ -177,7 +180,8 @@ class Application(Timestamped, Base):
     iban: Mapped[str | None] = mapped_column(String(40))
     account_holder: Mapped[str | None] = mapped_column(String(200))
     agreement_signed_at: Mapped[datetime | None]
-    closing_note: Mapped[str | None] = mapped_column(Text)
+    # Set by the offer: the applicant accepts or declines by then (reminders count from it).
+    offer_deadline: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     call: Mapped[Call] = relationship(back_populates="applications")
@@ -198,6 +202,12 @@ class Application(Timestamped, Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def workflow(self) -> WorkflowDefinition:
+        # The call pins the version it opened with, so a newer workflow never changes it.
+        return get_workflow(self.call.workflow_name, self.call.workflow_version)
+
     # One application per SME per call (DOMAIN.md: other eligibility).
     __table_args__ = (
         UniqueConstraint("call_id", "organisation_id"),
@@ -406,3 +416,6 @@ class MailMessage(Base):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A message that must go out once (a step's notice, a reminder) carries a key; the
+    # unique constraint refuses a second copy even from two racing processes.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)

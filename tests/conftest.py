@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from grants import create_app
-from grants.app import Runtime
 from grants.cli import alembic_config
 from grants.config import Config
+from grants.runtime import Runtime
 from grants.services.documents import DrainResult, drain
 from tests.scenario import Scenario, pending_documents_discarded
 
@@ -106,7 +106,11 @@ def scenario(sessions: sessionmaker[Session]) -> Iterator[Scenario]:
     # `drain` renders every pending job in the shared database: PDFs a test left pending
     # would be rendered, slowly, by the next test that drains, or crowd out its own.
     with pending_documents_discarded(sessions):
-        yield Scenario(sessions)
+        made = Scenario(sessions)
+        yield made
+        # Finance notices go to every active finance officer: those of finished tests must
+        # not receive the mails of the next ones (one shared database per run).
+        made.retire_finance()
 
 
 @pytest.fixture

@@ -248,6 +248,15 @@ class Scenario:
 
         return self.run(create)
 
+    def retire_finance(self) -> None:
+        ids = [a.user_id for a in self.people.finance]
+
+        def retire(s: Session) -> None:
+            for user in s.scalars(select(User).where(User.id.in_(ids))):
+                user.active = False
+
+        self.run(retire)
+
     # -- building blocks ------------------------------------------------------------------
     def draft(
         self,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from workflows.roles import Role
+from workflows.states import Badge, StateFacts
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class WorkflowDefinition:
     states: tuple[str, ...]
     transitions: tuple[TransitionDef, ...]
     final_states: frozenset[str] = field(default_factory=frozenset)
+    # Facts about each state (badge, budget, who sees it, what next); not part of the
+    # machine, so they never change its identity.
+    facts: Mapping[str, StateFacts] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "initial", str(self.initial))
@@ -41,8 +46,21 @@ class WorkflowDefinition:
             unknown = ({t.dest, *t.sources}) - known
             if unknown:
                 raise ValueError(f"{self.key}: transition {t.trigger} names unknown {unknown}")
+        if self.facts.keys() - known:
+            raise ValueError(f"{self.key}: facts for unknown {set(self.facts) - known}")
         if self.initial not in known:
             raise ValueError(f"{self.key}: unknown initial state {self.initial}")
+
+    def fact(self, state: str) -> StateFacts:
+        """The facts of ``state``; a state without facts reads as itself, neutral."""
+        found = self.facts.get(str(state))
+        if found is not None:
+            return found
+        return StateFacts(label=str(state).replace("_", " ").capitalize(), badge=Badge.NEUTRAL)
+
+    def states_where(self, predicate: str) -> tuple[str, ...]:
+        """The states whose fact ``predicate`` (e.g. ``holds_budget``) is true, in order."""
+        return tuple(s for s in self.states if getattr(self.fact(s), predicate))
 
     @property
     def key(self) -> str:

@@ -126,14 +126,19 @@ class _Diagram:
         return self._svg()
 
     def _rank(self) -> None:
-        states = self.d.states
         forward = [e for e in self.edges if not e.back and not e.loop]
+        rank = self._ranks(forward)
+        self._make_nodes(forward, rank)
+        self._make_layers(forward)
+
+    def _ranks(self, forward: list[_Edge]) -> dict[str, int]:
+        """Longest-path ranks (Kahn's algorithm, ties by discovery order: deterministic)."""
+        states = self.d.states
         indeg = dict.fromkeys(states, 0)
         out: dict[str, list[str]] = {s: [] for s in states}
         for e in forward:
             indeg[e.dest] += 1
             out[e.source].append(e.dest)
-        # Kahn's algorithm, ties broken by discovery order so the layout is deterministic.
         position = {s: i for i, s in enumerate(self.order)}
         ready = sorted((s for s in states if indeg[s] == 0), key=position.__getitem__)
         rank = dict.fromkeys(states, 0)
@@ -152,8 +157,11 @@ class _Diagram:
         for s in reversed(topo):
             if s != self.d.initial and s not in has_pred and out[s]:
                 rank[s] = max(0, min(rank[t] for t in out[s]) - 1)
+        return rank
 
-        for s in states:
+    def _make_nodes(self, forward: list[_Edge], rank: dict[str, int]) -> None:
+        """A box per state; an edge spanning ranks gets a waypoint on each rank between."""
+        for s in self.d.states:
             node = _Node(len(self.nodes), s, rank[s], self.node_w)
             self.nodes.append(node)
             self.by_state[s] = node
@@ -166,6 +174,7 @@ class _Diagram:
                 e.chain.append(waypoint.id)
             e.chain.append(b.id)
 
+    def _make_layers(self, forward: list[_Edge]) -> None:
         self.layers = [[] for _ in range(max(n.rank for n in self.nodes) + 1)]
         self.preds = {n.id: [] for n in self.nodes}
         self.succs = {n.id: [] for n in self.nodes}
@@ -181,72 +190,79 @@ class _Diagram:
         for n in sorted(self.nodes, key=lambda n: seed[n.id]):
             self.layers[n.rank].append(n.id)
 
+    # -- ordering each rank ------------------------------------------------------------------
+    def _number(self, layer: list[int]) -> None:
+        for i, n in enumerate(layer):
+            self._pos[n] = float(i)
+
+    def _barycenter(self, n: int, neighbours: dict[int, list[int]]) -> float:
+        near = neighbours[n]
+        return sum(self._pos[m] for m in near) / len(near) if near else self._pos[n]
+
+    def _sweep(self, *, down: bool) -> None:
+        indices = range(1, len(self.layers)) if down else range(len(self.layers) - 2, -1, -1)
+        neighbours = self.preds if down else self.succs
+        for i in indices:
+            layer = self.layers[i]
+            layer.sort(key=lambda n: (self._barycenter(n, neighbours), self._pos[n]))
+            self._number(layer)
+
+    def _local(self, i: int) -> int:
+        """Crossings on both sides of rank ``i``."""
+        total = 0
+        if i > 0:
+            total += self._layer_crossings(self.layers[i - 1], self._pos)
+        if i + 1 < len(self.layers):
+            total += self._layer_crossings(self.layers[i], self._pos)
+        return total
+
+    def _swap(self, i: int, j: int, *, allow_ties: bool) -> bool:
+        """Swap neighbours ``j`` and ``j+1`` of rank ``i`` if that removes crossings (or, with
+        ``allow_ties``, changes nothing); True when crossings went down."""
+        layer = self.layers[i]
+        before = self._local(i)
+        layer[j], layer[j + 1] = layer[j + 1], layer[j]
+        self._number(layer)
+        after = self._local(i)
+        if after < before:
+            return True
+        if not (allow_ties and after == before):
+            layer[j], layer[j + 1] = layer[j + 1], layer[j]
+            self._number(layer)
+        return False
+
+    def _transpose(self, *, allow_ties: bool = False) -> None:
+        """Swap neighbours in a rank while that removes crossings.
+
+        With ``allow_ties`` one pass also makes swaps that change nothing, which lets the
+        next sweep escape a local minimum (the best ordering seen is kept anyway).
+        """
+        improved = True
+        while improved:
+            improved = False
+            for i, layer in enumerate(self.layers):
+                for j in range(len(layer) - 1):
+                    improved |= self._swap(i, j, allow_ties=allow_ties)
+            if allow_ties:
+                break
+
     def _order(self) -> None:
         """Order each rank to reduce crossings: barycenter sweeps plus adjacent swaps."""
-        pos: dict[int, float] = {}
-
-        def number(layer: list[int]) -> None:
-            for i, n in enumerate(layer):
-                pos[n] = float(i)
-
-        def barycenter(n: int, neighbours: dict[int, list[int]]) -> float:
-            near = neighbours[n]
-            return sum(pos[m] for m in near) / len(near) if near else pos[n]
-
-        def sweep(down: bool) -> None:
-            indices = range(1, len(self.layers)) if down else range(len(self.layers) - 2, -1, -1)
-            neighbours = self.preds if down else self.succs
-            for i in indices:
-                layer = self.layers[i]
-                layer.sort(key=lambda n: (barycenter(n, neighbours), pos[n]))
-                number(layer)
-
-        def local(i: int) -> int:
-            """Crossings on both sides of rank ``i``."""
-            total = 0
-            if i > 0:
-                total += self._layer_crossings(self.layers[i - 1], pos)
-            if i + 1 < len(self.layers):
-                total += self._layer_crossings(self.layers[i], pos)
-            return total
-
-        def transpose(*, allow_ties: bool = False) -> None:
-            """Swap neighbours in a rank while that removes crossings.
-
-            With ``allow_ties`` one pass also makes swaps that change nothing, which lets the
-            next sweep escape a local minimum (the best ordering seen is kept anyway).
-            """
-            improved = True
-            while improved:
-                improved = False
-                for i, layer in enumerate(self.layers):
-                    for j in range(len(layer) - 1):
-                        before = local(i)
-                        layer[j], layer[j + 1] = layer[j + 1], layer[j]
-                        number(layer)
-                        after = local(i)
-                        if after < before:
-                            improved = True
-                        elif not (allow_ties and after == before):
-                            layer[j], layer[j + 1] = layer[j + 1], layer[j]
-                            number(layer)
-                if allow_ties:
-                    break
-
+        self._pos: dict[int, float] = {}
         for layer in self.layers:
-            number(layer)
-        sweep(down=True)
-        transpose()
+            self._number(layer)
+        self._sweep(down=True)
+        self._transpose()
         best = [list(layer) for layer in self.layers]
-        best_crossings = self._crossings(pos)
+        best_crossings = self._crossings(self._pos)
         for _ in range(6):
             if best_crossings == 0:
                 break
-            transpose(allow_ties=True)
-            sweep(down=False)
-            sweep(down=True)
-            transpose()
-            crossings = self._crossings(pos)
+            self._transpose(allow_ties=True)
+            self._sweep(down=False)
+            self._sweep(down=True)
+            self._transpose()
+            crossings = self._crossings(self._pos)
             if crossings < best_crossings:
                 best, best_crossings = [list(layer) for layer in self.layers], crossings
         self.layers = best
@@ -293,7 +309,6 @@ class _Diagram:
 
     # -- edges -----------------------------------------------------------------------------
     def _route(self) -> None:
-        h = _NODE_H / 2
         # Spread the ports of a box's outgoing (bottom) and incoming (top) edges by direction.
         out_ports: dict[int, list[tuple[float, _Edge]]] = {}
         in_ports: dict[int, list[tuple[float, _Edge]]] = {}
@@ -321,22 +336,26 @@ class _Diagram:
             elif e.back:
                 self._route_back(e)
             else:
-                first, last = self.nodes[e.chain[0]], self.nodes[e.chain[-1]]
-                points: list[_Point] = [(start_x[id(e)], first.y + h)]
-                for w in e.chain[1:-1]:
-                    wp = self.nodes[w]
-                    points += [(wp.x, wp.y - h), (wp.x, wp.y + h)]
-                points.append((end_x[id(e)], last.y - h - self._ring(e.dest)))
-                for i in range(0, len(points) - 1):
-                    p, q = points[i], points[i + 1]
-                    if i % 2 == 0:  # between two ranks: an S-curve leaving and entering vertically
-                        mid = (p[1] + q[1]) / 2
-                        e.path.append((p, (p[0], mid), (q[0], mid), q))
-                        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
-                            e.label_spots.append(_bezier(e.path[-1], t))
-                    else:  # straight through a waypoint's rank
-                        e.path.append((p, _lerp(p, q, 1 / 3), _lerp(p, q, 2 / 3), q))
-                        e.label_spots.append(_lerp(p, q, 0.5))
+                self._route_forward(e, start_x[id(e)], end_x[id(e)])
+
+    def _route_forward(self, e: _Edge, start_x: float, end_x: float) -> None:
+        h = _NODE_H / 2
+        first, last = self.nodes[e.chain[0]], self.nodes[e.chain[-1]]
+        points: list[_Point] = [(start_x, first.y + h)]
+        for w in e.chain[1:-1]:
+            wp = self.nodes[w]
+            points += [(wp.x, wp.y - h), (wp.x, wp.y + h)]
+        points.append((end_x, last.y - h - self._ring(e.dest)))
+        for i in range(0, len(points) - 1):
+            p, q = points[i], points[i + 1]
+            if i % 2 == 0:  # between two ranks: an S-curve leaving and entering vertically
+                mid = (p[1] + q[1]) / 2
+                e.path.append((p, (p[0], mid), (q[0], mid), q))
+                for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
+                    e.label_spots.append(_bezier(e.path[-1], t))
+            else:  # straight through a waypoint's rank
+                e.path.append((p, _lerp(p, q, 1 / 3), _lerp(p, q, 2 / 3), q))
+                e.label_spots.append(_lerp(p, q, 0.5))
 
     def _route_back(self, e: _Edge) -> None:
         src, dst = self.by_state[e.source], self.by_state[e.dest]

@@ -376,3 +376,15 @@ def _ambiguous(typed: str, integer: str, fraction: str, mark: str, kind: _Kind) 
         f"“{typed}” could mean {integer}{fraction} or {small}: write {thousands} for the "
         f"first, {small} for the second."
     )
+
+
+# Row ids fit PostgreSQL's integer column; a longer or non-ASCII "number" is not an id.
+_MAX_ID = 2**31 - 1
+
+
+def parse_id(value: object) -> int:
+    """A row id sent back by a page (a chosen option, a version): plain ASCII digits only."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > _MAX_ID:
+        raise NumberRefused("choose an option from the list")
+    return int(text)

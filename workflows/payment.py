@@ -3,7 +3,9 @@
 from enum import StrEnum
 
 from workflows.definition import TransitionDef, WorkflowDefinition
+from workflows.i18n import N_
 from workflows.roles import Role
+from workflows.states import Badge, StateFacts
 
 
 class PaymentState(StrEnum):
@@ -17,12 +19,21 @@ class PaymentState(StrEnum):
 P = PaymentState
 FINANCE = frozenset({Role.FINANCE})
 
+PAYMENT_FACTS = {
+    P.PREPARED: StateFacts(N_("Prepared"), Badge.WARN),
+    P.AUTHORISED: StateFacts(N_("Authorised"), Badge.WARN),
+    P.PAID: StateFacts(N_("Paid"), Badge.GOOD),
+    P.CANCELLED: StateFacts(N_("Cancelled"), Badge.NEUTRAL),
+    P.WITHHELD: StateFacts(N_("Withheld"), Badge.BAD),
+}
+
 PAYMENT_V1 = WorkflowDefinition(
     name="payment",
     version=1,
     initial=P.PREPARED,
     states=tuple(str(s) for s in PaymentState),
     final_states=frozenset({P.PAID, P.CANCELLED, P.WITHHELD}),
+    facts=PAYMENT_FACTS,
     transitions=(
         TransitionDef(
             "authorise",

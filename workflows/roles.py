@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from workflows.i18n import N_
+
 
 class Role(StrEnum):
     APPLICANT = "applicant"
@@ -17,10 +19,10 @@ class Role(StrEnum):
 
 
 _LABELS = {
-    Role.APPLICANT: "Applicant (SME)",
-    Role.OFFICER: "Programme officer",
-    Role.EVALUATOR: "Evaluator",
-    Role.FINANCE: "Finance officer",
-    Role.AUDITOR: "Auditor",
-    Role.ADMIN: "Administrator",
+    Role.APPLICANT: N_("Applicant (SME)"),
+    Role.OFFICER: N_("Programme officer"),
+    Role.EVALUATOR: N_("Evaluator"),
+    Role.FINANCE: N_("Finance officer"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.ADMIN: N_("Administrator"),
 }

@@ -1,9 +1,12 @@
 """The default voucher workflow of DOMAIN.md, version 1."""
 
 from enum import StrEnum
+from typing import Any
 
 from workflows.definition import TransitionDef, WorkflowDefinition
+from workflows.i18n import N_
 from workflows.roles import Role
+from workflows.states import Badge, DeadlineRule, StateFacts
 
 
 class AppState(StrEnum):
@@ -55,12 +58,142 @@ def _t(
     )
 
 
+def _f(label: str, badge: Badge, next_step: str, **kw: Any) -> StateFacts:
+    return StateFacts(label=label, badge=badge, applicant_next=next_step, **kw)
+
+
+_WAIT = "Nothing for now: "
+_BUDGET = {"holds_budget": True}
+_AGREEMENT = {"holds_budget": True, "awarded": True, "finance_sees": True, "results_out": True}
+
+VOUCHER_FACTS: dict[str, StateFacts] = {
+    S.DRAFT: _f(
+        N_("Draft"),
+        Badge.NEUTRAL,
+        "Complete the form and submit it before the deadline",
+        applicant_acts=True,
+        deadline=DeadlineRule.CALL_DEADLINE,
+        after_deadline="The deadline has passed: this draft can no longer be submitted",
+    ),
+    S.SUBMITTED: _f(
+        N_("Submitted"),
+        Badge.INFO,
+        _WAIT + "the programme is checking eligibility",
+        awaiting_decision=True,
+    ),
+    S.WITHDRAWN: _f(N_("Withdrawn"), Badge.NEUTRAL, "Nothing: this application is finished"),
+    S.ELIGIBLE: _f(
+        N_("Eligible"),
+        Badge.INFO,
+        _WAIT + "the programme is checking eligibility",
+        awaiting_decision=True,
+    ),
+    S.INELIGIBLE: _f(
+        N_("Ineligible"),
+        Badge.BAD,
+        "Not eligible: read the decision letter; you may ask the programme for redress",
+        applicant_acts=True,
+        deadline=DeadlineRule.REDRESS_WINDOW,
+        after_deadline="Not eligible; the window for a redress request has closed",
+    ),
+    S.IN_EVALUATION: _f(
+        N_("In evaluation"),
+        Badge.INFO,
+        _WAIT + "independent experts are evaluating the proposal",
+        awaiting_decision=True,
+    ),
+    S.EVALUATED: _f(
+        N_("Evaluated"), Badge.INFO, _WAIT + "independent experts are evaluating the proposal"
+    ),
+    S.SELECTED: _f(
+        N_("Selected"),
+        Badge.GOOD,
+        "Selected: the voucher agreement will be sent to you",
+        results_out=True,
+        **_BUDGET,
+    ),
+    S.RESERVE: _f(
+        N_("Reserve"),
+        Badge.WARN,
+        "On the reserve list: you are offered a voucher if budget frees up",
+        results_out=True,
+    ),
+    S.REJECTED: _f(
+        N_("Rejected"), Badge.BAD, "Nothing: this application is finished", results_out=True
+    ),
+    S.OFFERED: _f(
+        N_("Offered"),
+        Badge.GOOD,
+        "Read the voucher agreement, then accept and sign it, or decline",
+        applicant_acts=True,
+        deadline=DeadlineRule.OFFER_ACCEPTANCE,
+        after_deadline="The acceptance deadline has passed: contact the programme",
+        results_out=True,
+        awarded=True,
+        **_BUDGET,
+    ),
+    S.CONTRACTED: _f(
+        N_("Contracted"),
+        Badge.GOOD,
+        "Carry out the activity, then submit the final report",
+        applicant_acts=True,
+        deadline=DeadlineRule.REPORT_DUE,
+        after_deadline="Your final report is overdue: submit it now",
+        **_AGREEMENT,
+    ),
+    S.DECLINED: _f(
+        N_("Declined"), Badge.NEUTRAL, "Nothing: this application is finished", results_out=True
+    ),
+    S.REPORT_SUBMITTED: _f(
+        N_("Report submitted"),
+        Badge.INFO,
+        _WAIT + "the programme is reviewing your final report",
+        **_AGREEMENT,
+    ),
+    S.REPORT_APPROVED: _f(
+        N_("Report approved"),
+        Badge.GOOD,
+        _WAIT + "the balance payment is being processed",
+        **_AGREEMENT,
+    ),
+    S.PAYMENT_PREPARED: _f(
+        N_("Payment prepared"),
+        Badge.WARN,
+        _WAIT + "the balance payment is being processed",
+        **_AGREEMENT,
+    ),
+    S.PAYMENT_AUTHORISED: _f(
+        N_("Payment authorised"),
+        Badge.WARN,
+        _WAIT + "the balance payment is being processed",
+        **_AGREEMENT,
+    ),
+    S.PAID: _f(
+        N_("Paid"),
+        Badge.GOOD,
+        "Keep every supporting document: EU auditors may ask for them",
+        **_AGREEMENT,
+    ),
+    S.CLOSED: _f(
+        N_("Closed"),
+        Badge.NEUTRAL,
+        "Keep every supporting document: EU auditors may ask for them",
+        **_AGREEMENT,
+    ),
+    # Holds what it kept: termination reduces the award to the justified payments.
+    S.TERMINATED: _f(
+        N_("Terminated"), Badge.BAD, "Nothing: this application is finished", **_AGREEMENT
+    ),
+}
+
+
 VOUCHER_V1 = WorkflowDefinition(
     name="voucher",
     version=1,
     initial=S.DRAFT,
     states=tuple(str(s) for s in AppState),
     final_states=frozenset({S.WITHDRAWN, S.REJECTED, S.DECLINED, S.CLOSED, S.TERMINATED}),
+    facts=VOUCHER_FACTS,
     transitions=(
         _t(
             "submit",

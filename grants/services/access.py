@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
-from grants.models import Application, Document, Evaluation, EvaluationStatus
+from grants.models import Application, Call, Document, Evaluation, EvaluationStatus, Payment
 from grants.services.actor import Actor
-from grants.services.workflow import NotFound
+from grants.services.workflow import NotFound, application_workflow
+from workflows.call import CallState
+from workflows.registry import application_states_where
 from workflows.roles import Role
-from workflows.voucher import AppState
 
 # Finance officers work on vouchers once an agreement exists (DOMAIN.md: payments).
-FINANCE_STATES = (
-    AppState.CONTRACTED,
-    AppState.REPORT_SUBMITTED,
-    AppState.REPORT_APPROVED,
-    AppState.PAYMENT_PREPARED,
-    AppState.PAYMENT_AUTHORISED,
-    AppState.PAID,
-    AppState.CLOSED,
-    AppState.TERMINATED,
-)
+FINANCE_STATES = application_states_where("finance_sees")
 
 
 def visible_applications_query(actor: Actor) -> Select[tuple[Application]]:
@@ -36,7 +29,7 @@ def visible_applications_query(actor: Actor) -> Select[tuple[Application]]:
                 Evaluation.status != EvaluationStatus.CONFLICT,
             )
         case Role.FINANCE:
-            query = query.where(Application.status.in_([str(s) for s in FINANCE_STATES]))
+            query = query.where(Application.status.in_(FINANCE_STATES))
         case _:
             query = query.where(False)
     return query.order_by(Application.reference)
@@ -79,5 +72,60 @@ def can_view_document(actor: Actor, document: Document) -> bool:
     return not (
         actor.role == Role.APPLICANT
         and document.kind == "evaluation_summary_report"
-        and application.status == AppState.EVALUATED
+        and not application_workflow(application).fact(application.status).results_out
+    )
+
+
+def visible_payment(session: Session, actor: Actor, payment_id: int) -> Payment:
+    """A payment instalment of an application this person may see, or NotFound."""
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    require_view(actor, payment.application)
+    return payment
+
+
+def visible_application(session: Session, actor: Actor, application_id: int) -> Application:
+    """The application if this person may see it, else NotFound (never "forbidden")."""
+    application = session.get(Application, application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}")
+    require_view(actor, application)
+    return application
+
+
+def visible_document(session: Session, actor: Actor, document_id: str) -> Document:
+    """A document this person may see; anyone else learns nothing, not even that it exists."""
+    document = session.get(Document, document_id)
+    if document is None or not can_view_document(actor, document):
+        raise NotFound(f"no document {document_id}")
+    return document
+
+
+def own_evaluation(session: Session, actor: Actor, evaluation_id: int) -> Evaluation:
+    """Only the expert it is assigned to may open an evaluation."""
+    found = session.get(Evaluation, evaluation_id)
+    if found is None or found.evaluator_id != actor.user_id:
+        raise NotFound(f"no evaluation {evaluation_id}")
+    return found
+
+
+def visible_call(session: Session, call_id: int, *, staff: bool) -> Call:
+    """Draft calls are the programme team's work in progress, not public."""
+    call = session.get(Call, call_id)
+    if call is None or (call.status == CallState.DRAFT and not staff):
+        raise NotFound(f"no call {call_id}")
+    return call
+
+
+def own_application_in(
+    session: Session, call_id: int, organisation_id: int | None
+) -> Application | None:
+    """The organisation's application to a call, if it has started one."""
+    if organisation_id is None:
+        return None
+    return session.scalar(
+        select(Application).where(
+            Application.call_id == call_id, Application.organisation_id == organisation_id
+        )
     )

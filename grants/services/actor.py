@@ -28,6 +28,3 @@ class Actor:
             request_id=request_id or uuid.uuid4().hex,
             ip=ip,
         )
-
-
-SYSTEM = Actor(user_id=None, name="Cascade system", role=Role.ADMIN, request_id="system")

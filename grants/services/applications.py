@@ -22,20 +22,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forms.schema import FILE_KINDS, Field, FieldType, country_name, parse_form
+from forms import display
+from forms.schema import Field, FieldType, parse_form
 from forms.validation import (
     describe,
-    group_rows,
-    group_totals,
     missing_required,
     normalise,
     validate,
 )
-from grants import programme
 from grants.db import utcnow
+from grants.errors import ValidationFailed, require_own, require_role
 from grants.formatting import format_eur, local_time, utc_time
-from grants.models import Application, Attachment, AuditEvent, Call, CallForm, Document, User
-from grants.services import audit, mail
+from grants.models import Application, Attachment, AuditEvent, Call, CallForm, Document
+from grants.services import audit
 from grants.services.actor import Actor
 from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application, load_call
 from workflows import numbers
@@ -43,24 +42,6 @@ from workflows.call import CallState
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
 from workflows.voucher import AppState
-
-
-class ValidationFailed(ValueError):
-    """Input a person must correct; ``errors`` maps a field name to what is wrong."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-def require_role(actor: Actor, *roles: Role) -> None:
-    if actor.role not in roles:
-        raise TransitionRefused(f"a {actor.role.label.lower()} may not do this")
-
-
-def require_own(actor: Actor, application: Application) -> None:
-    if actor.role != Role.APPLICANT or actor.organisation_id != application.organisation_id:
-        raise TransitionRefused("only the applicant organisation's staff may do this")
 
 
 class DraftConflict(TransitionRefused):
@@ -226,7 +207,7 @@ def save_draft(
         amount = parse_amount(requested_amount)
         if amount is not None and amount > application.call.max_per_voucher:
             errors["requested_amount"] = (
-                f"the voucher maximum is {application.call.max_per_voucher} EUR"
+                f"the voucher maximum is {format_eur(application.call.max_per_voucher)}"
             )
     except ValidationFailed as exc:
         amount = application.requested_amount
@@ -316,67 +297,6 @@ def missing_for_submission(application: Application) -> list[str]:
     return missing
 
 
-def file_summary(attachment: Attachment, *, full_hash: bool = False) -> str:
-    kind = next(
-        (label for mime, label in FILE_KINDS.values() if mime == attachment.content_type), ""
-    )
-    digest = attachment.sha256 if full_hash else f"{attachment.sha256[:12]}…"
-    return f"{attachment.filename} ({kind}, {human_size(attachment.size)}), sha256 {digest}"
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} kB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
-def display_value(f: Field, value: object) -> str:
-    """One answer as text, for letters and for pages that show it as text."""
-    if value is None or value == "" or value == []:
-        return ""
-    match f.type:
-        case FieldType.YES_NO:
-            return "Yes" if value is True else "No"
-        case FieldType.MONEY:
-            try:
-                return format_eur(numbers.parse_money(value))
-            except numbers.NumberRefused:  # a draft keeps what was typed, readable or not
-                return str(value)
-        case FieldType.COUNTRY:
-            return f"{country_name(str(value))} ({value})"
-        case FieldType.MULTI_CHOICE:
-            return "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    return str(value)
-
-
-def group_table(f: Field, value: object) -> dict[str, Any]:
-    """A group answer as a table: headers, one row of texts per item, and the totals."""
-    rows = []
-    for row in group_rows(value):
-        if isinstance(row, dict):
-            rows.append([display_value(sub, row.get(sub.name)) for sub in f.fields])
-        else:
-            rows.append([str(row)] + [""] * (len(f.fields) - 1))
-    totals = []
-    for name, total in group_totals(f, value).items():
-        sub = f.sub(name)
-        shown = format_eur(total) if sub.type is FieldType.MONEY else f"{total.normalize():f}"
-        totals.append({"name": name, "label": sub.label, "value": shown})
-    return {"headers": [sub.label for sub in f.fields], "rows": rows, "totals": totals}
-
-
-def group_text(f: Field, value: object) -> str:
-    table = group_table(f, value)
-    lines = [
-        f"{i}. " + " · ".join(cell for cell in row if cell)
-        for i, row in enumerate(table["rows"], start=1)
-    ]
-    lines.extend(f"Total {t['label']}: {t['value']}" for t in table["totals"])
-    return "\n".join(lines)
-
-
 def answers_for_display(application: Application) -> list[dict[str, str]]:
     rows = [
         {"label": "Project title", "value": application.title},
@@ -386,11 +306,11 @@ def answers_for_display(application: Application) -> list[dict[str, str]]:
     for f in form_fields(application):
         value = (application.answers or {}).get(f.name)
         if f.type is FieldType.GROUP:
-            text = group_text(f, value)
+            text = display.group_text(f, value)
         elif f.type is FieldType.FILE:
-            text = file_summary(files[f.name], full_hash=True) if f.name in files else ""
+            text = display.file_summary(files[f.name], full_hash=True) if f.name in files else ""
         else:
-            text = display_value(f, value)
+            text = display.display_value(f, value)
         rows.append({"label": f.label, "value": text})
     return rows
 
@@ -445,7 +365,6 @@ def submit(
             "answers": answers_for_display(application),
         },
     )
-    _queue_receipt_mail(session, actor, application, result, now)
     return result
 
 
@@ -460,41 +379,6 @@ def _first_submission(session: Session, application: Application) -> StepResult:
         select(Document).where(Document.audit_event_id == event.id).order_by(Document.id).limit(1)
     ).first()
     return StepResult(event=event, dest=str(event.after.get("status", "")), document=document)
-
-
-def _queue_receipt_mail(
-    session: Session, actor: Actor, application: Application, result: StepResult, now: datetime
-) -> None:
-    """The receipt by e-mail to the person who submitted and the organisation's contact."""
-    user = session.get(User, actor.user_id) if actor.user_id else None
-    recipients: list[str] = []
-    for address in (user.email if user else "", application.organisation.contact_email or ""):
-        if address.strip() and address.strip().lower() not in recipients:
-            recipients.append(address.strip().lower())
-    call = application.call
-    subject = f"Submission receipt {application.reference}"
-    body = (
-        f"Dear {user.full_name if user else 'applicant'},\n\n"
-        f'the application {application.reference} "{application.title}" of '
-        f"{application.organisation.legal_name} to the call {call.reference} "
-        f"({call.title}) was received.\n\n"
-        f"Submitted at: {local_time(now, call.timezone)} ({utc_time(now)}), the time recorded "
-        "by our server, which is the one that counts for the deadline.\n"
-        f"SHA-256 fingerprint of the submitted content: {application.content_sha256}\n\n"
-        "The submission receipt (PDF) is attached and stays available on the application's "
-        "page under Documents. Keep it as proof of submission.\n\n"
-        f"{programme.PROGRAMME_NAME}\n"
-    )
-    for address in recipients:
-        mail.queue(
-            session,
-            to=address,
-            subject=subject,
-            body=body,
-            purpose="submission_receipt",
-            application_id=application.id,
-            document_id=result.document.id if result.document else None,
-        )
 
 
 def withdraw(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:

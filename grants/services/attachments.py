@@ -38,6 +38,7 @@ import filetype
 from sqlalchemy.orm import Session
 
 from documents.storage import DocumentStorage, sha256_hex
+from forms.display import human_size
 from forms.schema import FILE_KINDS, Field, FieldType
 from grants.db import utcnow
 from grants.models import Application, Attachment, EvaluationStatus
@@ -47,7 +48,6 @@ from grants.services.applications import (
     DraftConflict,
     ValidationFailed,
     form_fields,
-    human_size,
     require_own,
 )
 from grants.services.workflow import NotFound, flush_or_refuse, load_application

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from schwifty import IBAN
@@ -20,29 +21,14 @@ from workflows import ranking
 from workflows.call import CallState
 from workflows.errors import TransitionRefused
 from workflows.money import prefinancing_amount
+from workflows.registry import application_states_where
 from workflows.roles import Role
 from workflows.voucher import AppState
 
-# A voucher in these states holds budget: it is awarded and not given back.
-COMMITTED_STATES = tuple(
-    str(s)
-    for s in (
-        AppState.SELECTED,
-        AppState.OFFERED,
-        AppState.CONTRACTED,
-        AppState.REPORT_SUBMITTED,
-        AppState.REPORT_APPROVED,
-        AppState.PAYMENT_PREPARED,
-        AppState.PAYMENT_AUTHORISED,
-        AppState.PAID,
-        AppState.CLOSED,
-        # Holds what it kept: termination reduces the award to the justified payments.
-        AppState.TERMINATED,
-    )
-)
-PENDING_STATES = tuple(
-    str(s) for s in (AppState.SUBMITTED, AppState.ELIGIBLE, AppState.IN_EVALUATION)
-)
+# Read from the workflows' state facts, so a new state is counted where it belongs.
+COMMITTED_STATES = application_states_where("holds_budget")
+PENDING_STATES = application_states_where("awaiting_decision")
+AWARDED_STATES = application_states_where("awarded")
 
 
 def committed_budget(session: Session, call_id: int) -> Decimal:
@@ -171,7 +157,7 @@ def organisation_awarded_total(session: Session, application: Application) -> De
         select(func.coalesce(func.sum(Application.awarded_amount), 0)).where(
             Application.organisation_id == application.organisation_id,
             Application.id != application.id,
-            Application.status.in_([s for s in COMMITTED_STATES if s != AppState.SELECTED]),
+            Application.status.in_(AWARDED_STATES),
         )
     )
     return Decimal(total)
@@ -223,6 +209,10 @@ def offer(session: Session, actor: Actor, application_id: int) -> StepResult:
         .where(Organisation.id == application.organisation_id)
         .with_for_update()
     )
+    now = utcnow()
+    deadline = now + timedelta(days=application.call.offer_acceptance_days)
+    details = agreement_details(application, actor)
+    details["acceptance_deadline"] = local_time(deadline, application.call.timezone)
     return apply(
         session,
         actor,
@@ -233,7 +223,9 @@ def offer(session: Session, actor: Actor, application_id: int) -> StepResult:
             "organisation_awarded_total": organisation_awarded_total(session, application),
             "cumulative_cap": application.call.cumulative_cap,
         },
-        details=agreement_details(application, actor),
+        changes={"offer_deadline": deadline},
+        details=details,
+        now=now,
     )
 
 

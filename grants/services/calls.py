@@ -22,9 +22,9 @@ from grants.services import audit
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
 from grants.services.awards import pending_count
-from grants.services.workflow import StepResult, fire_other, flush_or_refuse, load_call
+from grants.services.workflow import StepResult, apply, flush_or_refuse, load_call
 from workflows import scoring
-from workflows.call import CALL_V1, CallState
+from workflows.call import CallState
 from workflows.errors import TransitionRefused
 from workflows.registry import DEFAULT_APPLICATION_WORKFLOW
 from workflows.roles import Role
@@ -149,16 +149,7 @@ def _step(
     session: Session, actor: Actor, call_id: int, trigger: str, facts: dict[str, Any]
 ) -> StepResult:
     call = load_call(session, call_id)
-    return fire_other(
-        session,
-        actor,
-        CALL_V1,
-        call,
-        trigger,
-        entity_type="call",
-        entity_id=call.reference,
-        facts=facts,
-    )
+    return apply(session, actor, call, trigger, facts=facts)
 
 
 def publish(
@@ -175,16 +166,8 @@ def close_call(
 ) -> StepResult:
     call = load_call(session, call_id)
     call_now = now or utcnow()
-    return fire_other(
-        session,
-        actor,
-        CALL_V1,
-        call,
-        "close_call",
-        entity_type="call",
-        entity_id=call.reference,
-        facts={"deadline": call.deadline},
-        now=call_now,
+    return apply(
+        session, actor, call, "close_call", facts={"deadline": call.deadline}, now=call_now
     )
 
 

@@ -34,6 +34,7 @@ def enqueue(
     application: Application,
     event: AuditEvent,
     kind: str,
+    step: str,
     details: dict[str, Any],
 ) -> Document:
     doc_kind = DocumentKind(kind)
@@ -50,6 +51,7 @@ def enqueue(
         title=TITLES[doc_kind],
         application=application,
         event=event,
+        step=step,
         details=details,
     )
     session.add(document)

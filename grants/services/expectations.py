@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from grants.models import Application
-from workflows.voucher import AppState
+from workflows.states import DeadlineRule
 
 # DOMAIN.md: a redress request is made within the call's window, e.g. 5 calendar days.
 REDRESS_DAYS = 5
@@ -36,52 +37,47 @@ def _decided_at(application: Application) -> datetime | None:
         return None
 
 
-def next_step(application: Application, now: datetime) -> NextStep:
-    state = AppState(application.status)
-    call = application.call
-    match state:
-        case AppState.DRAFT if now < call.deadline:
-            return NextStep(
-                "Complete the form and submit it before the deadline", call.deadline, True
-            )
-        case AppState.DRAFT:
-            return NextStep("The deadline has passed: this draft can no longer be submitted")
-        case AppState.SUBMITTED | AppState.ELIGIBLE:
-            return NextStep("Nothing for now: the programme is checking eligibility")
-        case AppState.INELIGIBLE:
+def due_date(application: Application, rule: DeadlineRule) -> datetime | date | None:
+    match rule:
+        case DeadlineRule.CALL_DEADLINE:
+            return application.call.deadline
+        case DeadlineRule.REDRESS_WINDOW:
             decided = _decided_at(application)
-            due = decided + timedelta(days=REDRESS_DAYS) if decided else None
-            if due is not None and now > due:
-                return NextStep("Not eligible; the window for a redress request has closed")
-            return NextStep(
-                "Not eligible: read the decision letter; you may ask the programme for redress",
-                due,
-                True,
-            )
-        case AppState.IN_EVALUATION | AppState.EVALUATED:
-            return NextStep("Nothing for now: independent experts are evaluating the proposal")
-        case AppState.RESERVE:
-            return NextStep("On the reserve list: you are offered a voucher if budget frees up")
-        case AppState.SELECTED:
-            return NextStep("Selected: the voucher agreement will be sent to you")
-        case AppState.OFFERED:
-            return NextStep(
-                "Read the voucher agreement, then accept and sign it, or decline", None, True
-            )
-        case AppState.CONTRACTED:
-            returned = application.reports and application.reports[-1].outcome == "returned"
-            end = _planned_end(application)
-            if returned:
-                return NextStep(
-                    "Your final report was returned: revise and submit it again", None, True
-                )
-            return NextStep("Carry out the activity, then submit the final report", end, True)
-        case AppState.REPORT_SUBMITTED:
-            return NextStep("Nothing for now: the programme is reviewing your final report")
-        case AppState.REPORT_APPROVED | AppState.PAYMENT_PREPARED | AppState.PAYMENT_AUTHORISED:
-            return NextStep("Nothing for now: the balance payment is being processed")
-        case AppState.PAID | AppState.CLOSED:
-            return NextStep("Keep every supporting document: EU auditors may ask for them")
-        case AppState.WITHDRAWN | AppState.DECLINED | AppState.REJECTED | AppState.TERMINATED:
-            return NextStep("Nothing: this application is finished")
-    return NextStep("")
+            return decided + timedelta(days=REDRESS_DAYS) if decided else None
+        case DeadlineRule.OFFER_ACCEPTANCE:
+            return application.offer_deadline
+        case DeadlineRule.REPORT_DUE:
+            return report_due(application)
+    return None
+
+
+def report_due(application: Application) -> date | None:
+    """The final report is due the call's reporting window after the planned end date."""
+    end = _planned_end(application)
+    if end is None:
+        return None
+    return end + timedelta(days=application.call.report_window_days)
+
+
+def due_moment(application: Application, due: datetime | date) -> datetime:
+    """When a due date passes: a date is due at its end, in the call's timezone."""
+    if isinstance(due, datetime):
+        return due
+    zone = ZoneInfo(application.call.timezone)
+    return datetime.combine(due + timedelta(days=1), time(), zone)
+
+
+def _report_returned(application: Application) -> bool:
+    return bool(application.reports) and application.reports[-1].outcome == "returned"
+
+
+def next_step(application: Application, now: datetime) -> NextStep:
+    """From the state's facts (workflows/): its text, and its deadline computed from data."""
+    facts = application.workflow.fact(application.status)
+    text = facts.applicant_next
+    if facts.deadline is DeadlineRule.REPORT_DUE and _report_returned(application):
+        text = "Your final report was returned: revise and submit it again"
+    due = due_date(application, facts.deadline) if facts.deadline else None
+    if due is not None and facts.after_deadline and now >= due_moment(application, due):
+        return NextStep(facts.after_deadline)
+    return NextStep(text, due, facts.applicant_acts)

@@ -54,8 +54,10 @@ def queue(
     purpose: str,
     application_id: int | None = None,
     document_id: str | None = None,
+    dedupe_key: str | None = None,
 ) -> MailMessage:
     message = MailMessage(
+        dedupe_key=dedupe_key,
         to_address=to.strip().lower(),
         subject=subject,
         body_text=body,

@@ -26,14 +26,13 @@ from grants.services.workflow import (
     StepResult,
     apply,
     check,
-    fire_other,
     flush_or_refuse,
     load_application,
     load_payment,
 )
 from workflows import money
 from workflows.errors import TransitionRefused
-from workflows.payment import PAYMENT_V1, PaymentState
+from workflows.payment import PaymentState
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -130,6 +129,7 @@ def prepare_prefinancing(session: Session, actor: Actor, application_id: int) ->
         application=application,
         event=event,
         kind="payment_order",
+        step="Prepare pre-financing",
         details=_order_details(session, payment),
     )
     return payment
@@ -151,20 +151,16 @@ def _authorise_row(
     application: Application,
     payment: Payment,
     *,
-    with_document: bool,
+    inner: bool,
 ) -> StepResult:
     """The instalment machine's authorise step: four-eyes, then who and when."""
-    result = fire_other(
+    result = apply(
         session,
         actor,
-        PAYMENT_V1,
         payment,
         "authorise",
-        entity_type="payment",
-        entity_id=str(payment.id),
         facts={"prepared_by_id": payment.prepared_by_id},
-        application=application,
-        with_document=with_document,
+        inner=inner,
     )
     payment.authorised_by_id = actor.user_id
     payment.authorised_at = utcnow()
@@ -179,20 +175,16 @@ def _pay_row(
     payment: Payment,
     payment_reference: str,
     *,
-    with_document: bool,
+    inner: bool,
 ) -> StepResult:
     """The instalment machine's paid step: it can happen once, from authorised only."""
-    result = fire_other(
+    result = apply(
         session,
         actor,
-        PAYMENT_V1,
         payment,
         "mark_paid",
-        entity_type="payment",
-        entity_id=str(payment.id),
         audit_extra={"payment_reference": payment_reference},
-        application=application,
-        with_document=with_document,
+        inner=inner,
     )
     payment.paid_by_id = actor.user_id
     payment.paid_at = utcnow()
@@ -212,7 +204,7 @@ def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> Ste
     application, payment = _load_instalment(session, payment_id)
     if payment.instalment != Instalment.PREFINANCING:
         raise TransitionRefused("the balance is authorised from the application's page")
-    result = _authorise_row(session, actor, application, payment, with_document=True)
+    result = _authorise_row(session, actor, application, payment, inner=False)
     result.set_document_details(_order_details(session, payment))
     return result
 
@@ -224,7 +216,7 @@ def mark_instalment_paid(
     if payment.instalment != Instalment.PREFINANCING:
         raise TransitionRefused("the balance is marked paid from the application's page")
     reference = _payment_reference(payment_reference)
-    result = _pay_row(session, actor, application, payment, reference, with_document=True)
+    result = _pay_row(session, actor, application, payment, reference, inner=False)
     result.set_document_details(_remittance_details(payment, application.call.timezone))
     return result
 
@@ -281,7 +273,7 @@ def authorise_payment(session: Session, actor: Actor, application_id: int) -> St
     facts = {"prepared_by_id": payment.prepared_by_id}
     result = apply(session, actor, application, "authorise_payment", facts=facts, details={})
     # The application's step produced the payment order; the instalment's adds none.
-    _authorise_row(session, actor, application, payment, with_document=False)
+    _authorise_row(session, actor, application, payment, inner=True)
     result.set_document_details(_order_details(session, payment))
     return result
 
@@ -300,7 +292,7 @@ def mark_paid(
         audit_extra={"payment_id": payment.id, "payment_reference": reference},
         details={},
     )
-    _pay_row(session, actor, application, payment, reference, with_document=False)
+    _pay_row(session, actor, application, payment, reference, inner=True)
     result.set_document_details(_remittance_details(payment, application.call.timezone))
     return result
 
@@ -346,17 +338,8 @@ def terminate(session: Session, actor: Actor, application_id: int, *, reason: st
     )
     for payment in application.payments:
         if payment.status in OPEN_STATES:
-            fire_other(
-                session,
-                actor,
-                PAYMENT_V1,
-                payment,
-                "withhold",
-                entity_type="payment",
-                entity_id=str(payment.id),
-                facts={"reason": reason},
-                application=application,
-            )
+            # Inside the termination, whose notice tells the SME about its payments.
+            apply(session, actor, payment, "withhold", facts={"reason": reason}, inner=True)
     return apply(
         session,
         actor,

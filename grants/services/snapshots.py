@@ -55,6 +55,7 @@ def build_snapshot(
     title: str,
     application: Application,
     event: AuditEvent,
+    step: str,
     details: dict[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -75,6 +76,8 @@ def build_snapshot(
         "event": {
             "seq": event.id,
             "action": event.action,
+            # How people name the step (the document never shows the internal trigger).
+            "step": step,
             "actor": event.actor_name,
             "role": event.actor_role,
             "at": utc_time(event.occurred_at),

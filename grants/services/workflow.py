@@ -1,9 +1,9 @@
-"""Apply one workflow step to an application: status, audit event and document job together.
+"""Apply one workflow step: status, audit event, document job and notices together.
 
-Every application state change in Cascade goes through ``apply`` (no ``status = ...``
-elsewhere). It asks ``workflows`` whether the step is allowed, then writes the new status,
-one audit event and, when the step produces one, a document job, all in the caller's
-transaction: the step fully happens or not at all.
+Every state change of an application, a call or a payment goes through ``apply`` (no
+``status = ...`` elsewhere). It asks ``workflows`` whether the step is allowed, then writes
+the new status, one audit event, the document job and the step's notices, all in the
+caller's transaction: the step fully happens or not at all.
 """
 
 from __future__ import annotations
@@ -18,25 +18,22 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from grants.db import Base, utcnow
+from grants.errors import NotFound
 from grants.models import Application, AuditEvent, Call, Document, Payment
-from grants.services import audit, documents
+from grants.services import audit, documents, notifications
 from grants.services.actor import Actor
 from workflows import engine
+from workflows.call import CALL_V1
 from workflows.definition import WorkflowDefinition
 from workflows.errors import TransitionRefused
 from workflows.guards import TransitionContext
-from workflows.registry import get_workflow
+from workflows.payment import PAYMENT_V1
 
 M = TypeVar("M", bound=Base)
 
 
-class NotFound(LookupError):
-    """The thing asked for does not exist, or this person may not know it exists."""
-
-
 def application_workflow(application: Application) -> WorkflowDefinition:
-    # The call pins the version it opened with, so a newer workflow never changes it.
-    return get_workflow(application.call.workflow_name, application.call.workflow_version)
+    return application.workflow
 
 
 def load_locked(session: Session, model: type[M], row_id: int, what: str) -> M:
@@ -100,10 +97,31 @@ def flush_or_refuse(session: Session) -> None:
         ) from exc
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What a step moves: the row, its workflow, how the trail names it, its application."""
+
+    entity: Application | Call | Payment
+    definition: WorkflowDefinition
+    entity_type: str
+    entity_id: str
+    application: Application | None
+
+
+def subject_of(entity: Application | Call | Payment) -> Subject:
+    if isinstance(entity, Application):
+        return Subject(
+            entity, application_workflow(entity), "application", entity.reference, entity
+        )
+    if isinstance(entity, Payment):
+        return Subject(entity, PAYMENT_V1, "payment", str(entity.id), entity.application)
+    return Subject(entity, CALL_V1, "call", entity.reference, None)
+
+
 def apply(
     session: Session,
     actor: Actor,
-    application: Application,
+    entity: Application | Call | Payment,
     trigger: str,
     *,
     facts: Mapping[str, Any] | None = None,
@@ -111,93 +129,53 @@ def apply(
     details: dict[str, Any] | None = None,
     audit_extra: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    inner: bool = False,
 ) -> StepResult:
-    """Fire ``trigger``; on success set ``changes`` on the application, audit, queue the PDF.
+    """Fire ``trigger`` on an application, a call or a payment instalment.
 
-    ``facts`` feed the guards, ``details`` the document, ``audit_extra`` the event's "after".
+    On success: ``changes`` are set on the row, one audit event is written (filed under the
+    application, if any), the step's PDF is queued and its notices are queued, all in the
+    caller's transaction. ``facts`` feed the guards, ``details`` the document,
+    ``audit_extra`` the event's "after". ``inner`` marks a step fired inside another one
+    (the balance instalment inside the application's payment steps): the outer step
+    produces the document and tells people, so this one only moves and is audited.
     """
+    subject = subject_of(entity)
     ctx = TransitionContext(actor_id=actor.user_id, now=now or utcnow(), facts=dict(facts or {}))
-    outcome = engine.fire(
-        application_workflow(application), application.status, trigger, actor.role, ctx
-    )
+    outcome = engine.fire(subject.definition, entity.status, trigger, actor.role, ctx)
     changes = dict(changes or {})
-    before: dict[str, Any] = {"status": application.status}
-    before.update({k: _audit_value(getattr(application, k)) for k in changes})
-    application.status = outcome.dest
+    before: dict[str, Any] = {"status": entity.status}
+    before.update({k: _audit_value(getattr(entity, k)) for k in changes})
+    entity.status = outcome.dest
     for name, value in changes.items():
-        setattr(application, name, value)
+        setattr(entity, name, value)
     flush_or_refuse(session)
     after: dict[str, Any] = {"status": outcome.dest}
     after.update({k: _audit_value(v) for k, v in changes.items()})
     after.update(audit_extra or {})
+    application = subject.application
     event = audit.record(
         session,
         actor,
         trigger,
-        entity_type="application",
-        entity_id=application.reference,
+        entity_type=subject.entity_type,
+        entity_id=subject.entity_id,
         before=before,
         after=after,
-        application_id=application.id,
-    )
-    document = None
-    if outcome.transition.document:
-        document = documents.enqueue(
-            session,
-            application=application,
-            event=event,
-            kind=outcome.transition.document,
-            details=details or {},
-        )
-    return StepResult(event=event, dest=outcome.dest, document=document)
-
-
-def fire_other(
-    session: Session,
-    actor: Actor,
-    definition: WorkflowDefinition,
-    entity: Call | Payment,
-    trigger: str,
-    *,
-    entity_type: str,
-    entity_id: str,
-    facts: Mapping[str, Any] | None = None,
-    audit_extra: Mapping[str, Any] | None = None,
-    application: Application | None = None,
-    details: dict[str, Any] | None = None,
-    with_document: bool = True,
-    now: datetime | None = None,
-) -> StepResult:
-    """The same discipline for the call and payment-instalment machines.
-
-    A payment step is filed under its ``application`` (timeline and document); the balance
-    instalment passes ``with_document=False`` because the application's own step already
-    produces the order or remittance.
-    """
-    ctx = TransitionContext(actor_id=actor.user_id, now=now or utcnow(), facts=dict(facts or {}))
-    outcome = engine.fire(definition, entity.status, trigger, actor.role, ctx)
-    before = entity.status
-    entity.status = outcome.dest
-    flush_or_refuse(session)
-    event = audit.record(
-        session,
-        actor,
-        trigger,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before={"status": before},
-        after={"status": outcome.dest, **(audit_extra or {})},
         application_id=application.id if application else None,
     )
     document = None
-    if outcome.transition.document and application is not None and with_document:
+    if outcome.transition.document and application is not None and not inner:
         document = documents.enqueue(
             session,
             application=application,
             event=event,
             kind=outcome.transition.document,
+            step=outcome.transition.label,
             details=details or {},
         )
+    if not inner:
+        notifications.step_done(session, actor, subject, trigger, outcome.dest, event, document)
     return StepResult(event=event, dest=outcome.dest, document=document)
 
 

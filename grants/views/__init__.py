@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from flask import Flask, render_template
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
@@ -13,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from grants import programme
 from grants.formatting import format_eur, local_time, utc_time
+from grants.presenters.application_page import event_label
 from grants.services.snapshots import country_name
 from grants.services.workflow import NotFound
 from grants.views.common import nav_for, status_class, status_label
@@ -56,7 +58,11 @@ def register_blueprints(app: Flask) -> None:
 
     # The login page points to the demo logins only on a demo instance.
     app.config.setdefault("CASCADE_DEMO", os.environ.get("CASCADE_DEMO", "0") == "1")
+    _register_template_helpers(app)
+    _register_error_pages(app)
 
+
+def _register_template_helpers(app: Flask) -> None:
     app.add_template_filter(format_eur, "eur")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(utc_time, "utc")
@@ -64,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     app.add_template_filter(status_label, "status_label")
     app.add_template_filter(status_class, "status_class")
     app.add_template_filter(plain, "plain")
+    app.add_template_filter(event_label, "event_label")
     app.add_template_global(local_time, "local_time")
     app.add_template_global(format_eur, "format_eur")
 
@@ -74,7 +81,7 @@ def register_blueprints(app: Flask) -> None:
     @app.template_filter("role_label")
     def role_label(value: str) -> str:
         try:
-            return Role(value).label
+            return gettext(Role(value).label)
         except ValueError:
             return value
 
@@ -93,6 +100,8 @@ def register_blueprints(app: Flask) -> None:
             "nav": nav_for(Role(user.role)) if user else [],
         }
 
+
+def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def service_not_found(_exc: NotFound) -> tuple[str, int]:
         return _error_page(404, "Page not found", "There is nothing here, or you may not see it.")

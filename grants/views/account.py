@@ -14,11 +14,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
-from grants.app import db_session, runtime, transaction
 from grants.auth import start_session
+from grants.runtime import db_session, runtime, transaction
 from grants.services import accounts
 from grants.views.common import actor, flash_done
 
@@ -159,8 +160,10 @@ def reset_password(token: str) -> str | Response:
             else:
                 start_session(user)
                 flash_done(
-                    "Your new password is set and you are logged in. Every other session "
-                    "of your account was logged out."
+                    _(
+                        "Your new password is set and you are logged in. Every other session "
+                        "of your account was logged out."
+                    )
                 )
                 return redirect(url_for("dashboard.index"))
         user = accounts.user_for_reset(db_session(), token, secret_key=_secret())
@@ -199,7 +202,7 @@ def change_password() -> str | Response:
         return _account_page(exc.errors)
     # The raised session version ended every session; this one continues on a fresh login.
     start_session(user)
-    flash_done("Your password is changed. Your other sessions were logged out.")
+    flash_done(_("Your password is changed. Your other sessions were logged out."))
     return redirect(url_for("account.index"))
 
 
@@ -210,5 +213,5 @@ def logout_everywhere() -> Response:
         accounts.logout_everywhere(db, actor())
     logout_user()
     session.clear()
-    flash("You are logged out on every device, this one included.", "info")
+    flash(_("You are logged out on every device, this one included."), "info")
     return redirect(url_for("auth.login"))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from grants.app import db_session, runtime, transaction
+from grants.runtime import db_session, runtime, transaction
 from grants.services import accounts, mail
 from grants.services.workflow import NotFound
 from grants.views.common import actor, flash_done, roles_required
@@ -63,9 +64,9 @@ def _set_active(user_id: int, *, active: bool) -> Response:
         flash(str(exc), "error")
     else:
         if active:
-            flash_done(f"{user.full_name} can log in again.")
+            flash_done(_("%(name)s can log in again.", name=user.full_name))
         else:
-            flash_done(f"{user.full_name} is deactivated and logged out everywhere.")
+            flash_done(_("%(name)s is deactivated and logged out everywhere.", name=user.full_name))
     return redirect(url_for("admin.users", page=request.form.get("page", "1")))
 
 

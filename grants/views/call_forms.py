@@ -6,13 +6,15 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from forms.schema import Field, FormDefinitionError, dump_form, parse_form
 from forms.validation import group_totals
-from grants.app import db_session, transaction
+from grants.errors import NotFound
 from grants.models import Call
-from grants.services import calls
+from grants.runtime import db_session, transaction
+from grants.services import access, calls
 from grants.views.common import actor, flash_done, flash_refused, fresh_for_update, roles_required
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
@@ -55,12 +57,17 @@ def _render(
     )
 
 
+def _call(call_id: int) -> Call:
+    try:
+        return access.visible_call(db_session(), call_id, staff=True)
+    except NotFound:
+        abort(404)
+
+
 @bp.route("/calls/<int:call_id>/form", methods=["GET", "POST"])
 @roles_required(Role.OFFICER)
 def edit(call_id: int) -> tuple[str, int] | Response:
-    call = db_session().get(Call, call_id)
-    if call is None:
-        abort(404)
+    call = _call(call_id)
     if request.method == "GET":
         return _render(call, as_yaml(call.form))
     text = request.form.get("definition", "")
@@ -76,12 +83,15 @@ def edit(call_id: int) -> tuple[str, int] | Response:
             form = calls.update_form(session, actor(), call_id, text)
             version = form.version
     except FormDefinitionError as exc:
-        return _render(db_session().get(Call, call_id), text, problems=exc.problems, status=422)
+        return _render(_call(call_id), text, problems=exc.problems, status=422)
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("call_forms.edit", call_id=call_id))
     flash_done(
-        f"Form saved as version {version}. Applications started from now on use it; "
-        "those already started keep their version."
+        _(
+            "Form saved as version %(version)s. Applications started from now on use it; "
+            "those already started keep their version.",
+            version=version,
+        )
     )
     return redirect(url_for("call_forms.edit", call_id=call_id))

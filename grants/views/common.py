@@ -8,51 +8,24 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, flash, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from grants.app import current_actor, db_session
+from grants.errors import NotFound
 from grants.models import Application, Call
+from grants.runtime import current_actor, db_session, forget_reads
 from grants.services import access
 from grants.services.actor import Actor
-from grants.services.workflow import NotFound
-from workflows.call import CallState
 from workflows.errors import TransitionRefused
+from workflows.i18n import N_
+from workflows.registry import all_workflows, badge_of
 from workflows.roles import Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# How each status reads and which colour family its badge takes.
-_STATUS_CLASS = {
-    "draft": "neutral",
-    "submitted": "info",
-    "eligible": "info",
-    "in_evaluation": "info",
-    "evaluated": "info",
-    "reserve": "warn",
-    "selected": "good",
-    "offered": "good",
-    "contracted": "good",
-    "report_submitted": "info",
-    "report_approved": "good",
-    "payment_prepared": "warn",
-    "payment_authorised": "warn",
-    "paid": "good",
-    "closed": "neutral",
-    "withdrawn": "neutral",
-    "ineligible": "bad",
-    "rejected": "bad",
-    "declined": "neutral",
-    "terminated": "bad",
-    # calls
-    "published": "good",
-    "evaluating": "info",
-    "results": "good",
-    "archived": "neutral",
-    # payments, evaluations and documents
-    "prepared": "warn",
-    "authorised": "warn",
-    "cancelled": "neutral",
-    "withheld": "bad",
+# Statuses that are not workflow states (evaluations, documents, mails): their badge colour.
+# Workflow states take theirs from the state facts beside each definition.
+_OTHER_STATUS_CLASS = {
     "assigned": "warn",
     "accepted": "info",
     "conflict": "bad",
@@ -62,15 +35,35 @@ _STATUS_CLASS = {
 }
 
 
+# Statuses that are not workflow states: their words. A workflow state's words are the
+# label in its state facts.
+_OTHER_STATUS_LABEL = {
+    "assigned": N_("Assigned"),
+    "accepted": N_("Accepted"),
+    "conflict": N_("Conflict"),
+    "pending": N_("Pending"),
+    "ready": N_("Ready"),
+    "failed": N_("Failed"),
+}
+
+
 def status_label(status: str | None) -> str:
+    """A status in the reader's language; a code nobody labelled reads as itself."""
     if not status:
         return ""
-    text = str(status).replace("_", " ")
+    status = str(status)
+    for definition in all_workflows():
+        if status in definition.facts:
+            return gettext(definition.facts[status].label)
+    if status in _OTHER_STATUS_LABEL:
+        return gettext(_OTHER_STATUS_LABEL[status])
+    text = status.replace("_", " ")
     return text[:1].upper() + text[1:]
 
 
 def status_class(status: str | None) -> str:
-    return _STATUS_CLASS.get(str(status), "neutral")
+    status = str(status)
+    return _OTHER_STATUS_CLASS.get(status) or badge_of(status)
 
 
 @dataclass(frozen=True)
@@ -86,21 +79,21 @@ class NavItem:
 
 _NAV: dict[Role, list[NavItem]] = {
     Role.APPLICANT: [
-        NavItem("My applications", "dashboard.index"),
-        NavItem("Calls", "public.home"),
+        NavItem(N_("My applications"), "dashboard.index"),
+        NavItem(N_("Calls"), "public.home"),
     ],
     Role.OFFICER: [
-        NavItem("Dashboard", "dashboard.index"),
-        NavItem("Calls", "public.home"),
-        NavItem("Audit trail", "auditor.index"),
+        NavItem(N_("Dashboard"), "dashboard.index"),
+        NavItem(N_("Calls"), "public.home"),
+        NavItem(N_("Audit trail"), "auditor.index"),
     ],
-    Role.EVALUATOR: [NavItem("My evaluations", "dashboard.index")],
-    Role.FINANCE: [NavItem("Payments", "dashboard.index")],
+    Role.EVALUATOR: [NavItem(N_("My evaluations"), "dashboard.index")],
+    Role.FINANCE: [NavItem(N_("Payments"), "dashboard.index")],
     Role.AUDITOR: [
-        NavItem("Applications", "dashboard.index"),
-        NavItem("Audit trail", "auditor.index"),
+        NavItem(N_("Applications"), "dashboard.index"),
+        NavItem(N_("Audit trail"), "auditor.index"),
     ],
-    Role.ADMIN: [NavItem("Users", "dashboard.index")],
+    Role.ADMIN: [NavItem(N_("Users"), "dashboard.index")],
 }
 
 
@@ -134,33 +127,27 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 def visible_application(application_id: int) -> Application:
     """The application, if this person may see it; otherwise 404 (never 403: an applicant
     must not learn that another SME's application exists)."""
-    application = db_session().get(Application, application_id)
-    if application is None:
-        abort(404)
     try:
-        access.require_view(actor(), application)
+        return access.visible_application(db_session(), actor(), application_id)
     except NotFound:
         abort(404)
-    return application
 
 
 def visible_call(call_id: int) -> Call:
     """Draft calls are the programme team's work in progress, not public."""
-    call = db_session().get(Call, call_id)
-    if call is None:
-        abort(404)
     staff = current_user.is_authenticated and Role(current_user.role) in (
         Role.OFFICER,
         Role.AUDITOR,
     )
-    if call.status == CallState.DRAFT and not staff:
+    try:
+        return access.visible_call(db_session(), call_id, staff=staff)
+    except NotFound:
         abort(404)
-    return call
 
 
 def fresh_for_update() -> None:
     """Forget what the authorisation check read, so the service loads (and locks) current rows."""
-    db_session().expire_all()
+    forget_reads()
 
 
 def flash_refused(exc: TransitionRefused) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from werkzeug.wrappers import Response
 
-from grants.app import db_session, runtime
-from grants.models import Document, DocumentStatus
+from grants.errors import NotFound
+from grants.models import DocumentStatus
+from grants.runtime import db_session, runtime
 from grants.services import access
 from grants.services.documents import read_pdf
 from grants.views.common import actor, roles_required
@@ -18,10 +19,9 @@ bp = Blueprint("documents", __name__)
 @bp.route("/documents/<document_id>")
 @roles_required(*Role)
 def download(document_id: str) -> Response | tuple[str, int]:
-    document = db_session().get(Document, document_id)
-    # Someone who may not see the application's documents learns nothing, not even that it
-    # exists.
-    if document is None or not access.can_view_document(actor(), document):
+    try:
+        document = access.visible_document(db_session(), actor(), document_id)
+    except NotFound:
         abort(404)
     application = document.application
     if document.status != DocumentStatus.READY:

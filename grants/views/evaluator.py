@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from grants.app import db_session, transaction
+from grants.errors import NotFound
 from grants.models import Evaluation, EvaluationStatus
+from grants.presenters.application_page import answer_rows
+from grants.runtime import db_session, transaction
+from grants.services import access
 from grants.services import evaluation as evaluation_service
 from grants.services.applications import ValidationFailed
-from grants.views.applications import answer_rows
 from grants.views.common import (
     actor,
     flash_done,
@@ -30,10 +33,10 @@ bp = Blueprint("evaluator", __name__)
 
 def own_evaluation(evaluation_id: int) -> Evaluation:
     """Only the expert it is assigned to may open it; anyone else learns nothing (404)."""
-    found = db_session().get(Evaluation, evaluation_id)
-    if found is None or found.evaluator_id != actor().user_id:
+    try:
+        return access.own_evaluation(db_session(), actor(), evaluation_id)
+    except NotFound:
         abort(404)
-    return found
 
 
 def _render(
@@ -108,9 +111,9 @@ def declare(evaluation_id: int) -> tuple[str, int] | Response:
         flash_refused(exc)
         return redirect(back)
     if choice == "yes":
-        flash_done("Conflict of interest declared: you step aside from this proposal.")
+        flash_done(_("Conflict of interest declared: you step aside from this proposal."))
         return redirect(url_for("dashboard.index"))
-    flash_done("Declaration recorded. The proposal is now open for your evaluation.")
+    flash_done(_("Declaration recorded. The proposal is now open for your evaluation."))
     return redirect(back)
 
 
@@ -136,5 +139,5 @@ def scores(evaluation_id: int) -> tuple[str, int] | Response:
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(back)
-    flash_done("Scores submitted. Thank you.")
+    flash_done(_("Scores submitted. Thank you."))
     return redirect(back)

@@ -10,12 +10,13 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from grants.app import db_session, transaction
 from grants.models import Organisation
+from grants.runtime import db_session, transaction
 from grants.services import organisations
 from grants.services.applications import ValidationFailed
 from grants.services.organisations import InvitationInvalid
@@ -150,14 +151,20 @@ def profile() -> tuple[str, int] | Response:
         return redirect(url_for("organisation.profile"))
     if org is None:
         flash_done(
-            f"{name} is registered and you are its manager (registration number: {note}). "
-            "You can invite colleagues from your organisation's page."
+            _(
+                "%(name)s is registered and you are its manager (registration number: %(note)s). "
+                "You can invite colleagues from your organisation's page.",
+                name=name,
+                note=note,
+            )
         )
         return redirect(safe_next(url_for("organisation.profile")))
     if changed:
-        flash_done(f"Profile of {name} saved (registration number: {note}).")
+        flash_done(
+            _("Profile of %(name)s saved (registration number: %(note)s).", name=name, note=note)
+        )
     else:
-        flash_done("Nothing was changed.")
+        flash_done(_("Nothing was changed."))
     return redirect(url_for("organisation.profile"))
 
 
@@ -187,7 +194,11 @@ def invite() -> tuple[str, int] | Response:
         flash_refused(exc)
         return redirect(url_for("organisation.profile"))
     flash_done(
-        f"Invitation sent to {address}. The link works for {organisations.INVITE_DAYS} days."
+        _(
+            "Invitation sent to %(address)s. The link works for %(days)s days.",
+            address=address,
+            days=organisations.INVITE_DAYS,
+        )
     )
     return redirect(url_for("organisation.profile") + "#people")
 
@@ -203,7 +214,7 @@ def remove_member(user_id: int) -> Response:
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("organisation.profile") + "#people")
-    flash_done(f"{name} no longer has access to your organisation.")
+    flash_done(_("%(name)s no longer has access to your organisation.", name=name))
     return redirect(url_for("organisation.profile") + "#people")
 
 
@@ -218,7 +229,7 @@ def make_manager(user_id: int) -> Response:
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("organisation.profile") + "#people")
-    flash_done(f"{name} is now the manager of your organisation.")
+    flash_done(_("%(name)s is now the manager of your organisation.", name=name))
     return redirect(url_for("organisation.profile") + "#people")
 
 
@@ -235,7 +246,7 @@ def join(token: str) -> tuple[str, int] | Response:
         except TransitionRefused as exc:
             status = 400 if isinstance(exc, InvitationInvalid) else 409
             return render_template("organisation/join.html", problem=exc, token=token), status
-        flash_done(f"Welcome to {name}: you can now work on its applications.")
+        flash_done(_("Welcome to %(name)s: you can now work on its applications.", name=name))
         return redirect(url_for("organisation.profile"))
     try:
         invitation = organisations.read_invitation(session, token, secret=_secret())

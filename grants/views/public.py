@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from grants.app import db_session, transaction
 from grants.db import utcnow
 from grants.models import Application, Call
-from grants.services import applications, call_guide
+from grants.runtime import db_session, transaction
+from grants.services import access, applications, call_guide
 from grants.services.calls import list_calls
 from grants.views.common import (
     actor,
@@ -51,14 +51,7 @@ def home() -> str:
 def _own_application(call: Call) -> Application | None:
     if not current_user.is_authenticated or current_user.role != Role.APPLICANT:
         return None
-    if current_user.organisation_id is None:
-        return None
-    return db_session().scalar(
-        select(Application).where(
-            Application.call_id == call.id,
-            Application.organisation_id == current_user.organisation_id,
-        )
-    )
+    return access.own_application_in(db_session(), call.id, current_user.organisation_id)
 
 
 @bp.route("/calls/<int:call_id>")
@@ -94,8 +87,10 @@ def start_application(call_id: int) -> Response:
     if current_user.organisation_id is None:
         # Vouchers go to organisations: register one (or join a colleague's) first.
         flash(
-            "Before you apply, register your organisation: vouchers go to organisations, "
-            "not to people. If a colleague already registered it, ask them to invite you.",
+            _(
+                "Before you apply, register your organisation: vouchers go to organisations, "
+                "not to people. If a colleague already registered it, ask them to invite you."
+            ),
             "info",
         )
         here = url_for("public.call", call_id=call_id)
@@ -111,5 +106,10 @@ def start_application(call_id: int) -> Response:
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("public.call", call_id=call_id))
-    flash_done(f"Application {reference} started. Fill in the form and save it as you go.")
+    flash_done(
+        _(
+            "Application %(reference)s started. Fill in the form and save it as you go.",
+            reference=reference,
+        )
+    )
     return redirect(url_for("applications.edit", application_id=application_id))

@@ -40,7 +40,7 @@ def test_an_applicant_completes_and_submits_a_draft_in_the_browser(
     # A bad amount is refused next to its field and loses nothing typed.
     page.get_by_label("Requested amount", exact=False).first.fill("lots")
     page.get_by_role("button", name="Save draft").click()
-    expect(page.locator("body")).to_contain_text("enter an amount")
+    expect(page.locator("body")).to_contain_text("must be written with digits")
     page.get_by_label("Requested amount", exact=False).first.fill("7500")
     # The budget lines must add up to the requested amount: the total follows as one types.
     page.locator("#budget_lines-1-cost").fill("1000")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, stream_encode_multipart
 
-from grants.app import Runtime
 from grants.models import Application, Attachment
+from grants.runtime import Runtime
 from grants.services import applications, attachments, evaluation
 from grants.services.applications import ValidationFailed
 from tests.scenario import GOOD_ANSWERS, Scenario, form_data, pdf_bytes

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from grants.app import Runtime
 from grants.db import unit_of_work
 from grants.models import AuditEvent, Document
+from grants.runtime import Runtime
 from grants.services import audit
 from grants.services.audit import ChainReport, compute_hash, verify_chain
 from tests.scenario import (

@@ -18,9 +18,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.storage import DocumentStorage, sha256_hex
-from grants.app import Runtime
+from grants import steps
 from grants.demo import INTERNATIONALISATION, UPSKILLING
-from grants.models import Application, Attachment, AuditEvent, Call, Document, DocumentStatus
+from grants.models import (
+    Application,
+    Attachment,
+    AuditEvent,
+    Call,
+    Document,
+    DocumentStatus,
+    MailMessage,
+    Payment,
+)
+from grants.runtime import Runtime
 from grants.services import documents
 from grants.services.documents import DrainResult
 from tests.scenario import Scenario, audit_row, pending_documents_discarded, rewrite_audit_events
@@ -92,6 +102,46 @@ def demo_footprint(sessions: sessionmaker[Session]) -> dict[str, Any]:
         }
 
 
+def assert_every_step_walked_was_mailed(
+    sessions: sessionmaker[Session], application_ids: list[int]
+) -> None:
+    """After `cascade demo` the outbox holds the notices of every step the demo walked."""
+    with sessions() as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.application_id.in_(application_ids))
+            .order_by(AuditEvent.id)
+        ).all()
+        keys = set(
+            session.scalars(
+                select(MailMessage.dedupe_key).where(
+                    MailMessage.application_id.in_(application_ids)
+                )
+            )
+        )
+        balance_rows = {
+            str(p.id)
+            for p in session.scalars(
+                select(Payment).where(
+                    Payment.application_id.in_(application_ids), Payment.instalment == "balance"
+                )
+            )
+        }
+    walked = 0
+    for event in events:
+        workflow = {"payment": "payment", "application": "voucher"}.get(event.entity_type)
+        step = steps.find(workflow, event.action) if workflow else None
+        if step is None or (workflow == "payment" and event.entity_id in balance_rows):
+            continue
+        for notice in step.notices_for(event.after["status"]):
+            walked += 1
+            prefix = f"step:{event.id}:{notice.mail}:"
+            assert any(k and k.startswith(prefix) for k in keys), (
+                f"{event.entity_id} {event.action}: no {notice.mail} in the outbox"
+            )
+    assert walked > 50
+
+
 SAMPLE = 3  # documents the demo command renders for real in this test, per run
 
 
@@ -132,6 +182,7 @@ def test_demo_twice_changes_nothing_and_shows_every_state(
 
         demo_states = {status for _id, status, _version in after_first["demo"]}
         assert demo_states == {str(s) for s in AppState}
+        assert_every_step_walked_was_mailed(sessions, [i for i, _s, _v in after_first["demo"]])
         with sessions() as session:
             rendered = session.execute(
                 select(Document.storage_key, Application.reference)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from documents.kinds import STEP_KINDS, TITLES, DocumentKind
 from documents.storage import sha256_hex
-from grants.app import Runtime
 from grants.models import Application, Document, DocumentStatus
+from grants.runtime import Runtime
 from grants.services import applications, awards, documents, eligibility, payments
 from grants.services.documents import MAX_ATTEMPTS, DrainResult, drain
 from tests.scenario import Scenario

@@ -200,13 +200,15 @@ def test_autosave_saves_with_the_same_check_and_answers_json(
     assert len(scenario.events_of(app_id)) == events
 
     # Invalid answers are saved as typed and counted.
-    bad = client.post(
+    response = client.post(
         url,
         data=draft_form(
             str(body["version"]), summary="Typed, then autosaved.", start_date="31/02/2027"
         ),
-    ).get_json()
-    assert bad["ok"] and bad["errors"] == 1
+    )
+    bad = response.get_json()
+    assert response.status_code == 422
+    assert bad["ok"] and bad["errors"] == 1 and bad["fields"] == ["start_date"]
     assert stored(sessions, app_id).answers["start_date"] == "31/02/2027"
 
     # The timeline shows a run of saves as one line.
@@ -318,7 +320,7 @@ def test_a_group_total_that_does_not_match_is_shown_at_the_total(
     form = draft_form(version_on(html(client.get(url))), requested_amount="7000")
     body = html(client.post(url, data=form))
     assert 'href="#budget_lines-total-cost"' in body
-    assert "The total of Cost (EUR) is EUR 8000.00; it must equal the requested amount" in body
+    assert "The total of Cost (EUR) is EUR 8,000.00; it must equal the requested amount" in body
     assert 'id="budget_lines-total-cost"' in body
 
 
@@ -332,7 +334,7 @@ def test_an_amount_that_cannot_be_read_is_refused_and_the_draft_loses_nothing(
     typed: str,
     message: str,
 ) -> None:
-    app_id = scenario.draft()  # EUR 8000.00 requested
+    app_id = scenario.draft()  # EUR 8,000.00 requested
     client = applicant_client(app, login, scenario)
     url = f"/applications/{app_id}/edit"
     form = draft_form(
@@ -352,12 +354,13 @@ def test_an_amount_that_cannot_be_read_is_refused_and_the_draft_loses_nothing(
     assert row.answers["summary"] == "Typed along with the amount."  # the rest is saved
     assert row.answers["budget_lines"][0]["cost"] == typed  # an answer is kept as typed
 
-    # Autosave reads it the same way: the draft is saved, the amount counted as an error.
+    # Autosave reads it the same way: the draft is saved, the amount named as an error (4xx).
     saved = client.post(
         f"/applications/{app_id}/autosave",
         data={**form, "version": version_on(body), "summary": "Autosaved with the amount."},
     )
-    assert saved.status_code == 200 and saved.get_json()["errors"] >= 1
+    assert saved.status_code == 422 and saved.get_json()["ok"]
+    assert {"requested_amount", "budget_lines[0].cost"} <= set(saved.get_json()["fields"])
     row = stored(sessions, app_id)
     assert row.requested_amount == Decimal("8000.00")
     assert row.answers["summary"] == "Autosaved with the amount."

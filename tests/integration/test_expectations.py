@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from grants.services.expectations import REDRESS_DAYS, next_step
 from tests.scenario import Scenario
@@ -31,13 +31,18 @@ def test_an_ineligible_applicant_has_the_redress_window(scenario: Scenario) -> N
     assert step.due - timedelta(days=REDRESS_DAYS) <= app.updated_at  # type: ignore[operator]
 
 
-def test_a_contracted_voucher_reports_after_the_planned_end(scenario: Scenario) -> None:
+def test_a_contracted_voucher_reports_within_the_window_after_the_planned_end(
+    scenario: Scenario,
+) -> None:
     app_id = scenario.draft()
     scenario.advance(app_id, AppState.CONTRACTED)
     app = scenario.application(app_id)
     step = next_step(app, app.updated_at)
     assert step.action and "final report" in step.text
-    assert step.due == date.fromisoformat(app.answers["end_date"])
+    end = date.fromisoformat(app.answers["end_date"])
+    assert step.due == end + timedelta(days=app.call.report_window_days)
+    overdue = next_step(app, datetime.combine(step.due + timedelta(days=1), time(), UTC))
+    assert "overdue" in overdue.text and overdue.due is None
 
 
 def test_waiting_states_ask_nothing(scenario: Scenario) -> None:

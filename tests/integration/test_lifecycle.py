@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.storage import sha256_hex
-from grants.app import Runtime
 from grants.models import AuditEvent, Document, DocumentStatus
+from grants.runtime import Runtime
 from grants.services.audit import verify_chain
 from grants.services.documents import DrainResult
 from tests.scenario import Scenario

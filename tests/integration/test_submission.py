@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from grants.app import Runtime
 from grants.db import utcnow
 from grants.models import Application, AuditEvent, Call, Document, MailMessage, Organisation
+from grants.runtime import Runtime
 from grants.services import applications
 from tests.scenario import Scenario, pdf_bytes, pending_documents_discarded
 from workflows.errors import TransitionRefused
@@ -253,8 +253,8 @@ def test_the_completeness_check_lists_every_missing_item(
         "Planned start date",
         "Budget, line 1: Category",
         "Country where the service provider is established (Choose a country from the list.)",
-        "Budget: The total of Cost (EUR) is EUR 5000.00; it must equal the requested amount "
-        "(EUR 8000.00).",
+        "Budget: The total of Cost (EUR) is EUR 5,000.00; it must equal the requested amount "
+        "(EUR 8,000.00).",
         "declaration of honour has not been signed",
     ):
         assert missing in page, missing

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import Rule
 
-from grants.app import Runtime
 from grants.models import Document, Payment
+from grants.runtime import Runtime
 from grants.services import mail
 from grants.services.documents import DrainResult
-from grants.views.applications import ACTIONS
+from grants.steps import REGISTRY
 from tests.scenario import Scenario
 from workflows.registry import get_workflow
 from workflows.roles import Role
@@ -190,7 +190,9 @@ def _requests(app: Flask, world: World) -> list[tuple[str, str, str, frozenset[R
         for rule in app.url_map.iter_rules():
             methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
             if rule.endpoint == "applications.action":
-                for trigger in ACTIONS:
+                # Every step with a panel on the application page posts to this route.
+                panels = [s.trigger for s in REGISTRY.values() if s.workflow == "voucher"]
+                for trigger in (t for t in panels if REGISTRY["voucher", t].panel):
                     roles = frozenset(
                         r for t in definition.transitions_for(trigger) for r in t.roles
                     )

@@ -261,7 +261,7 @@ def test_money_cannot_be_negative_or_above_max() -> None:
     assert check({"type": "money"}, "-5") == {"f": "The amount cannot be negative."}
     assert check({"type": "money", "max": 10000}, "10000.00") == {}
     assert check({"type": "money", "max": 10000}, "10000.01") == {
-        "f": "The amount cannot be more than EUR 10000.00."
+        "f": "The amount cannot be more than EUR 10,000.00."
     }
 
 
@@ -531,8 +531,8 @@ def test_default_voucher_form_accepts_a_complete_application() -> None:
     # The lines must add up to the requested amount.
     errors = validate(fields, answers, references={"requested_amount": Decimal("7500")})
     assert errors == {
-        "budget_lines.total.cost": "The total of Cost (EUR) is EUR 8000.00; it must equal "
-        "the requested amount (EUR 7500.00)."
+        "budget_lines.total.cost": "The total of Cost (EUR) is EUR 8,000.00; it must equal "
+        "the requested amount (EUR 7,500.00)."
     }
 
 
@@ -724,8 +724,8 @@ def test_group_totals_are_computed_and_capped() -> None:
         "months": Decimal("3.5"),
     }
     assert validate(fields, answers) == {
-        "work_packages.total.cost": "The total of Cost is EUR 10000.50; it cannot be more "
-        "than EUR 10000.00."
+        "work_packages.total.cost": "The total of Cost is EUR 10,000.50; it cannot be more "
+        "than EUR 10,000.00."
     }
     # A line whose amount does not read: that is reported, not a misleading total.
     answers["work_packages"][1]["cost"] = "4,000"  # 4 or 4000?

@@ -1,0 +1,87 @@
+"""The outbox worker: render pending documents, then send queued e-mail.
+
+One pass, one loop: the embedded thread (``make run``) and ``cascade worker`` processes run
+the same code, so what is tested for one holds for the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grants.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    rendered: int = 0
+    failed: int = 0
+    sent: int = 0
+
+
+def run_pass(rt: Runtime) -> PassResult:
+    """Drain the document outbox, then deliver mail (a receipt waits for its PDF).
+
+    A failure of either half is logged and leaves its jobs pending for the next pass.
+    """
+    from grants.services.documents import drain
+    from grants.services.mail import deliver_pending
+
+    rendered = failed = sent = 0
+    try:
+        result = drain(rt.sessions, rt.storage)
+        rendered, failed = result.rendered, result.failed
+    except Exception:
+        log.exception("document pass failed")
+    try:
+        sent = deliver_pending(rt.sessions, rt.config)
+    except Exception:
+        log.exception("mail delivery pass failed")
+    return PassResult(rendered, failed, sent)
+
+
+def work(
+    rt: Runtime,
+    *,
+    wait: Callable[[], object],
+    once: bool = False,
+    report: Callable[[PassResult], None] | None = None,
+) -> None:
+    """Passes until stopped: ``wait`` sleeps (or waits for a wake-up) between them."""
+    while True:
+        result = run_pass(rt)
+        if report is not None:
+            report(result)
+        if once:
+            return
+        wait()
+
+
+class BackgroundWorker:
+    """The embedded worker: passes in a daemon thread of the web process (``make run``)."""
+
+    def __init__(self, rt: Runtime, interval: float = 5.0) -> None:
+        self._rt = rt
+        self._interval = interval
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cascade-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _wait(self) -> None:
+        self._wake.wait(self._interval)
+        self._wake.clear()
+
+    def _run(self) -> None:
+        self._wait()
+        work(self._rt, wait=self._wait)

@@ -1,0 +1,1 @@
+"""Display helpers: what pages show, computed from services, never changing anything."""

@@ -1,0 +1,87 @@
+"""What each step's panel on the application page shows besides the application itself."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grants.formatting import format_eur
+from grants.models import Application, Instalment, User
+from grants.services import applications, awards, eligibility, evaluation, payments, reporting
+from grants.services.actor import Actor
+from workflows import scoring
+from workflows.eligibility import MANUAL_CHECKS
+from workflows.errors import TransitionRefused
+from workflows.roles import Role
+
+
+def active_evaluators(session: Session, exclude: set[int]) -> list[User]:
+    """Experts who can take an application, by name; ``exclude`` those already on it."""
+    users = session.scalars(
+        select(User)
+        .where(User.role == Role.EVALUATOR, User.active.is_(True))
+        .order_by(User.full_name, User.id)
+    )
+    return [u for u in users if u.id not in exclude]
+
+
+def _score_options(criterion: scoring.Criterion) -> list[str]:
+    steps = int(criterion.max / scoring.HALF)
+    return [scoring.plain(scoring.HALF * i) for i in range(steps + 1)]
+
+
+def submit(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    return {"missing": applications.missing_for_submission(application)}
+
+
+def check_eligibility(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    return {
+        "proposed_checks": eligibility.proposed_checks(application),
+        "manual_checks": MANUAL_CHECKS,
+    }
+
+
+def assign_evaluators(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    assigned = {e.evaluator_id for e in application.evaluations}
+    return {"evaluator_choices": active_evaluators(session, assigned)}
+
+
+def close_evaluation(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    criteria = evaluation.criteria_of(application)
+    proposal = evaluation.consensus_proposal(application)
+    return {
+        "consensus_proposal": {k: scoring.plain(v) for k, v in proposal.items()},
+        "divergences": scoring.divergences(criteria, evaluation.expert_scores(application)),
+        "score_options": {c.key: _score_options(c) for c in criteria},
+    }
+
+
+def promote(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    return {"budget_remaining": awards.budget_remaining(session, application.call)}
+
+
+def approve_report(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    return {"report_under_review": reporting.latest_report(application)}
+
+
+def prepare_payment(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    due: Decimal | None
+    try:
+        due = payments.balance_amount(application)
+    except TransitionRefused:
+        due = None
+    return {"balance_due": due}
+
+
+def authorise_payment(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    balance = payments.instalment(application, Instalment.BALANCE)
+    if balance is not None and balance.prepared_by_id == who.user_id:
+        # Four-eyes: the panel explains instead of offering a button that would be refused.
+        return {
+            "blocked": f"You prepared this payment ({format_eur(balance.amount)}). "
+            "Four-eyes rule: another finance officer must authorise it."
+        }
+    return {}

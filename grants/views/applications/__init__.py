@@ -1,0 +1,10 @@
+"""One application: its page (page), the applicant's draft (draft) and its steps (actions)."""
+
+from flask import Blueprint
+
+bp = Blueprint("applications", __name__)
+
+# Imported for their routes, registered on ``bp``.
+from grants.views.applications import actions, draft, page  # noqa: E402
+
+__all__ = ["actions", "bp", "draft", "page"]

@@ -1,0 +1,115 @@
+"""The pages each role works on, checked with axe-core at desktop and phone widths.
+
+Every page here is opened as the person who uses it, in a state where its step panels show;
+axe-core (bundled by axe-playwright-python, run inside Debian's Chromium) must find no
+serious or critical violation. With SCREENSHOT_DIR set, each page is also saved as a PNG,
+for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from flask import Flask
+from playwright.sync_api import Browser, expect
+
+from grants.services import payments
+from tests.e2e.test_browser import log_in
+from tests.scenario import Scenario
+from workflows.voucher import AppState
+
+WIDTHS = {"desktop": 1280, "phone": 390}
+BLOCKING = {"serious", "critical"}
+_AXE = Axe()
+# The elements that stick out to the right of the screen (outside scrollable table wrappers).
+WIDEST = """
+[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+               && !e.closest('.table-wrap'))
+  .slice(0, 5)
+  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
+"""
+
+
+def _problems(results: dict) -> list[str]:
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results["violations"]
+        if v.get("impact") in BLOCKING
+    ]
+
+
+@pytest.fixture(scope="module")
+def world(live_app: tuple[Flask, str]) -> dict[str, object]:
+    app, _base = live_app
+    scenario = Scenario(app.extensions["cascade"].sessions, smes=3)
+    submitted = scenario.draft(0)
+    scenario.submit(submitted)
+    offered = scenario.draft(1)
+    scenario.advance(offered, AppState.OFFERED)
+    prepared = scenario.draft(2)
+    scenario.advance(prepared, AppState.REPORT_APPROVED)
+    f1 = scenario.people.finance[0]
+    scenario.run(lambda s: payments.prepare_payment(s, f1, prepared))
+    return {
+        "scenario": scenario,
+        "submitted": submitted,
+        "offered": offered,
+        "prepared": prepared,
+    }
+
+
+PAGES: list[tuple[str, str, Callable[[dict[str, object]], str], str]] = [
+    ("applicant-dashboard", "applicant1", lambda w: "/dashboard", "My applications"),
+    ("applicant-offer", "applicant1", lambda w: f"/applications/{w['offered']}", "Sign and accept"),
+    (
+        "officer-eligibility",
+        "officer",
+        lambda w: f"/applications/{w['submitted']}",
+        "Record eligibility decision",
+    ),
+    ("officer-dashboard", "officer", lambda w: "/dashboard", "Calls"),
+    ("finance-authorise", "finance2", lambda w: f"/applications/{w['prepared']}", "Authorise"),
+    ("finance-four-eyes", "finance1", lambda w: f"/applications/{w['prepared']}", "Four-eyes"),
+    ("auditor-trail", "auditor", lambda w: "/audit", "Evaluators assigned"),
+]
+
+
+@pytest.mark.parametrize("width", list(WIDTHS), ids=str)
+@pytest.mark.parametrize(("name", "who", "path", "shows"), PAGES, ids=[p[0] for p in PAGES])
+def test_pages_pass_axe_core(
+    live_app: tuple[Flask, str],
+    browser: Browser,
+    world: dict[str, object],
+    width: str,
+    name: str,
+    who: str,
+    path: Callable[[dict[str, object]], str],
+    shows: str,
+) -> None:
+    _app, base = live_app
+    scenario = world["scenario"]
+    assert isinstance(scenario, Scenario)
+    context = browser.new_context(viewport={"width": WIDTHS[width], "height": 900})
+    page = context.new_page()
+    try:
+        log_in(page, base, scenario.people.emails[who])
+        page.goto(base + path(world))
+        expect(page.locator("main")).to_contain_text(shows)
+        results = _AXE.run(page).response
+        folder = os.environ.get("SCREENSHOT_DIR")
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=True)
+        assert _problems(results) == []
+        # Nothing spills sideways on a phone: the page is as wide as the screen.
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, (
+            f"{name} is {overflow}px wider than the {width} screen: {page.evaluate(WIDEST)}"
+        )
+    finally:
+        context.close()
