@@ -205,3 +205,9 @@ def mean_scores(
         halves = (sum(values, Decimal(0)) * 2) // len(values)  # scores are >= 0: floor
         proposal[c.key] = (halves * HALF).quantize(ONE_DECIMAL)
     return proposal
+
+
+def score_options(criterion: Criterion) -> list[str]:
+    """Every score a person may pick for ``criterion``: 0 to its maximum in half points."""
+    steps = int(criterion.max / HALF)
+    return [plain(HALF * i) for i in range(steps + 1)]

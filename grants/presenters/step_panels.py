@@ -28,11 +28,6 @@ def active_evaluators(session: Session, exclude: set[int]) -> list[User]:
     return [u for u in users if u.id not in exclude]
 
 
-def _score_options(criterion: scoring.Criterion) -> list[str]:
-    steps = int(criterion.max / scoring.HALF)
-    return [scoring.plain(scoring.HALF * i) for i in range(steps + 1)]
-
-
 def submit(session: Session, application: Application, who: Actor) -> dict[str, Any]:
     return {"missing": applications.missing_for_submission(application)}
 
@@ -55,7 +50,7 @@ def close_evaluation(session: Session, application: Application, who: Actor) -> 
     return {
         "consensus_proposal": {k: scoring.plain(v) for k, v in proposal.items()},
         "divergences": scoring.divergences(criteria, evaluation.expert_scores(application)),
-        "score_options": {c.key: _score_options(c) for c in criteria},
+        "score_options": {c.key: scoring.score_options(c) for c in criteria},
     }
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -585,11 +585,24 @@ def logout_everywhere(session: Session, actor: Actor) -> User:
 # -- administration ----------------------------------------------------------------------
 
 
-def list_users(session: Session, *, offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
-    """A page of accounts (by role, then name) and how many there are."""
-    total = session.scalar(select(func.count()).select_from(User)) or 0
+def list_users(
+    session: Session, *, offset: int = 0, limit: int = 50, search: str = ""
+) -> tuple[list[User], int]:
+    """A page of accounts (by role, then name) and how many there are; ``search`` keeps the
+    accounts whose name or e-mail contains it."""
+    where = []
+    if search.strip():
+        text = search.strip().lower()
+        where.append(
+            or_(
+                func.lower(User.email).contains(text, autoescape=True),
+                func.lower(User.full_name).contains(text, autoescape=True),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(User).where(*where)) or 0
     users = session.scalars(
         select(User)
+        .where(*where)
         .options(selectinload(User.organisation))
         .order_by(User.role, User.full_name, User.id)
         .offset(offset)

@@ -48,9 +48,17 @@ def _pager(page: int, total: int) -> Pager:
 @roles_required(Role.ADMIN)
 def users() -> str:
     page = _page_number()
-    rows, total = accounts.list_users(db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    search = request.args.get("q", "")[:254]
+    rows, total = accounts.list_users(
+        db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE, search=search
+    )
     return render_template(
-        "admin/users.html", users=rows, pager=_pager(page, total), me=actor().user_id
+        "admin/users.html",
+        users=rows,
+        pager=_pager(page, total),
+        pager_args={"q": search} if search else {},
+        me=actor().user_id,
+        search=search,
     )
 
 

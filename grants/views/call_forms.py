@@ -47,6 +47,7 @@ def _render(
             fields=shown,
             previewing=preview is not None,
             problems=problems or [],
+            problem_links=[("definition", p) for p in problems or []],
             versions=calls.form_versions(db_session(), call.id),
             editable=call.status in calls.FORM_EDITABLE,
             values={},

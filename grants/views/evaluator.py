@@ -62,12 +62,8 @@ def _render(
             and application.status == AppState.IN_EVALUATION,
             can_declare=found.status == EvaluationStatus.ASSIGNED
             and application.status == AppState.IN_EVALUATION,
-            score_options={
-                c.key: [
-                    scoring.plain(scoring.HALF * i) for i in range(int(c.max / scoring.HALF) + 1)
-                ]
-                for c in criteria
-            },
+            score_options={c.key: scoring.score_options(c) for c in criteria},
+            criterion_names={c.key: c.name for c in criteria},
             errors=errors or {},
             values=values or MultiDict(),
         ),

@@ -449,9 +449,11 @@ def test_the_admin_deactivates_and_reactivates_an_account(
     login(device, applicant_email)
     login(client, scenario.people.emails["admin"])
 
-    page = client.get("/admin/users")
+    # Among many accounts the admin finds the one by its address.
+    page = client.get("/admin/users", query_string={"q": applicant_email.upper()})
     assert page.status_code == 200
     assert f'action="/admin/users/{applicant.user_id}/deactivate"' in page.get_data(as_text=True)
+    assert page.get_data(as_text=True).count("/deactivate") == 1
 
     response = client.post(f"/admin/users/{applicant.user_id}/deactivate")
     assert response.status_code == 302

@@ -353,8 +353,8 @@ def test_report_amounts_that_cannot_be_read_are_refused_and_change_nothing(
     events = scenario.totals()
     for typed, message in UNREADABLE:
         for field, field_id in (
-            ("claimed_costs", "report-claimed"),
-            ("subcontracted_costs", "report-subcontracted"),
+            ("claimed_costs", "submit_report-claimed_costs"),
+            ("subcontracted_costs", "submit_report-subcontracted_costs"),
         ):
             form = {"summary": "Training delivered.", "claimed_costs": "8200"}
             form["subcontracted_costs"] = "0"
@@ -363,6 +363,9 @@ def test_report_amounts_that_cannot_be_read_are_refused_and_change_nothing(
             assert response.status_code == 422, (typed, field)
             body = html(response)
             assert message in field_error(body, field_id), (typed, field)
+            # The panel's error summary links to the field, as every form's summary does.
+            assert f'href="#{field_id}"' in body.split('id="errors-submit_report"')[1]
+            assert f'id="{field_id}"' in body
             assert f'value="{typed}"' in body and "Training delivered." in body
     assert scenario.status(app_id) == AppState.CONTRACTED
     assert scenario.application(app_id).reports == []
@@ -390,7 +393,7 @@ def test_report_amounts_that_cannot_be_read_are_refused_and_change_nothing(
         response = officer.post(url, data={"approved_costs": typed, "comments": "In order."})
         assert response.status_code == 422, typed
         body = html(response)
-        assert message in field_error(body, "approve-costs"), typed
+        assert message in field_error(body, "approve_report-approved_costs"), typed
         assert f'value="{typed}"' in body
     assert scenario.status(app_id) == AppState.REPORT_SUBMITTED
     assert scenario.application(app_id).reports[0].outcome is None
