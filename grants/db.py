@@ -114,14 +114,18 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One business transaction: commit on success, roll back on any error."""
-    session = factory()
+def committing(session: Session) -> Iterator[Session]:
+    """One business transaction on ``session``: commit on success, roll back on any error."""
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    finally:
-        session.close()
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One business transaction in a session of its own, closed afterwards."""
+    with factory() as session, committing(session):
+        yield session

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from documents.storage import DocumentStorage
 from grants.background import BackgroundWorker
 from grants.config import Config
+from grants.db import committing
 from grants.services.actor import Actor
 
 # The unit of work's type, for views' type hints: they hand it to services, never query it.
@@ -49,13 +50,8 @@ def db_session() -> Session:
 @contextmanager
 def transaction() -> Iterator[Session]:
     """One business action from a view or command: commit, or roll back on any error."""
-    session = db_session()
-    try:
+    with committing(db_session()) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     worker = runtime().worker
     if worker is not None:
         worker.wake()

@@ -244,19 +244,32 @@ def reset_token(secret_key: str, user: User, *, issued_at: datetime | None = Non
 _SIGNATURE = f"\n--\n{programme.PROGRAMME_NAME} programme team (Cascade)\n"
 
 
-def _queue_confirmation(session: Session, user: User, secret_key: str, links: Links) -> None:
-    link = links.confirm(confirmation_token(secret_key, user))
+def _queue_account_mail(
+    session: Session, user: User, *, subject: str, text: str, purpose: str
+) -> None:
+    """Every account mail: to the account's address, greeting its owner by name, the
+    programme named in the subject, signed by the programme team."""
     mail.queue(
         session,
         to=user.email,
-        subject=f"Confirm your e-mail address - {programme.PROGRAMME_NAME}",
-        body=(
-            f"Hello {user.full_name},\n\n"
+        subject=f"{subject} - {programme.PROGRAMME_NAME}",
+        body=f"Hello {user.full_name},\n\n{text}" + _SIGNATURE,
+        purpose=purpose,
+    )
+
+
+def _queue_confirmation(session: Session, user: User, secret_key: str, links: Links) -> None:
+    link = links.confirm(confirmation_token(secret_key, user))
+    _queue_account_mail(
+        session,
+        user,
+        subject="Confirm your e-mail address",
+        text=(
             f"An account for the {programme.PROGRAMME_NAME} vouchers was created with this "
             "e-mail address. Confirm that it is yours by opening this link within 48 hours:\n\n"
             f"{link}\n\n"
             "If you did not create this account, ignore this e-mail: nobody can log in to it "
-            "until the address is confirmed.\n" + _SIGNATURE
+            "until the address is confirmed.\n"
         ),
         purpose="confirm_email",
     )
@@ -269,19 +282,18 @@ def _queue_account_exists(session: Session, user: User, secret_key: str, links: 
             "Your e-mail address is not confirmed yet. Confirm it with this link, valid for "
             f"48 hours:\n\n{links.confirm(confirmation_token(secret_key, user))}\n\n"
         )
-    mail.queue(
+    _queue_account_mail(
         session,
-        to=user.email,
-        subject=f"Someone tried to register with your e-mail address - {programme.PROGRAMME_NAME}",
-        body=(
-            f"Hello {user.full_name},\n\n"
+        user,
+        subject="Someone tried to register with your e-mail address",
+        text=(
             "Someone, perhaps you, tried to register a new account with this e-mail address. "
             "It already has an account, so no new account was created and yours is "
             "unchanged.\n\n"
             f"{unconfirmed}"
             f"If it was you, log in here: {links.login}\n"
             f"Forgot your password? Choose a new one here: {links.forgot}\n\n"
-            "If it was not you, you can ignore this e-mail.\n" + _SIGNATURE
+            "If it was not you, you can ignore this e-mail.\n"
         ),
         purpose="account_exists",
     )
@@ -289,17 +301,16 @@ def _queue_account_exists(session: Session, user: User, secret_key: str, links: 
 
 def _queue_reset(session: Session, user: User, secret_key: str, links: Links) -> None:
     link = links.reset(reset_token(secret_key, user))
-    mail.queue(
+    _queue_account_mail(
         session,
-        to=user.email,
-        subject=f"Choose a new password - {programme.PROGRAMME_NAME}",
-        body=(
-            f"Hello {user.full_name},\n\n"
+        user,
+        subject="Choose a new password",
+        text=(
             "Someone, perhaps you, asked to reset the password of your account. Open this "
             "link within one hour to choose a new password; it works once:\n\n"
             f"{link}\n\n"
             "If you did not ask for this, ignore this e-mail: your password stays as it "
-            "is.\n" + _SIGNATURE
+            "is.\n"
         ),
         purpose="reset_password",
     )
@@ -307,16 +318,15 @@ def _queue_reset(session: Session, user: User, secret_key: str, links: Links) ->
 
 def _queue_password_changed(session: Session, user: User, links: Links) -> None:
     when = utcnow().strftime("%d %B %Y at %H:%M UTC")
-    mail.queue(
+    _queue_account_mail(
         session,
-        to=user.email,
-        subject=f"Your password was changed - {programme.PROGRAMME_NAME}",
-        body=(
-            f"Hello {user.full_name},\n\n"
+        user,
+        subject="Your password was changed",
+        text=(
             f"The password of your account was changed on {when}, and every session that "
             "was logged in with the old password was logged out.\n\n"
             "If you did not do this, choose a new password at once here and tell the "
-            f"programme team: {links.forgot}\n" + _SIGNATURE
+            f"programme team: {links.forgot}\n"
         ),
         purpose="password_changed",
     )

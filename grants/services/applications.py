@@ -31,12 +31,19 @@ from forms.validation import (
     validate,
 )
 from grants.db import utcnow
-from grants.errors import ValidationFailed, require_own, require_role
+from grants.errors import ValidationFailed, require_role
 from grants.formatting import format_eur, local_time, utc_time
 from grants.models import Application, Attachment, AuditEvent, Call, CallForm, Document
 from grants.services import audit
 from grants.services.actor import Actor
-from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application, load_call
+from grants.services.workflow import (
+    StepResult,
+    apply,
+    apply_with_reason,
+    flush_or_refuse,
+    load_call,
+    load_own_application,
+)
 from workflows import numbers
 from workflows.call import CallState
 from workflows.errors import TransitionRefused
@@ -190,8 +197,7 @@ def save_draft(
     service sets them. A save that changes nothing writes nothing (autosave sends the form
     again and again).
     """
-    application = load_application(session, application_id)
-    require_own(actor, application)
+    application = load_own_application(session, actor, application_id)
     if application.status != AppState.DRAFT:
         raise TransitionRefused("a submitted application can no longer be edited")
     fields = form_fields(application)
@@ -335,8 +341,7 @@ def submit(
     """
     if token is not None and not TOKEN_RE.fullmatch(token):
         raise TransitionRefused("the submission form is damaged; reload the page and try again")
-    application = load_application(session, application_id)
-    require_own(actor, application)
+    application = load_own_application(session, actor, application_id)
     if (
         token is not None
         and application.submitted_at is not None
@@ -382,14 +387,5 @@ def _first_submission(session: Session, application: Application) -> StepResult:
 
 
 def withdraw(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:
-    application = load_application(session, application_id)
-    require_own(actor, application)
-    return apply(
-        session,
-        actor,
-        application,
-        "withdraw",
-        facts={"reason": reason},
-        audit_extra={"reason": reason},
-        details={"reason": reason},
-    )
+    application = load_own_application(session, actor, application_id)
+    return apply_with_reason(session, actor, application, "withdraw", reason)

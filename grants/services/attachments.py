@@ -48,9 +48,8 @@ from grants.services.applications import (
     DraftConflict,
     ValidationFailed,
     form_fields,
-    require_own,
 )
-from grants.services.workflow import NotFound, flush_or_refuse, load_application
+from grants.services.workflow import NotFound, flush_or_refuse, load_own_application
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
 from workflows.voucher import AppState
@@ -228,8 +227,7 @@ def upload(
 
     A file already answering the field is superseded (kept, marked ``superseded_at``).
     """
-    application = load_application(session, application_id)
-    require_own(actor, application)
+    application = load_own_application(session, actor, application_id)
     if application.status != AppState.DRAFT:
         raise TransitionRefused("a submitted application can no longer be changed, nor its files")
     if expected_version is not None and expected_version != application.version:

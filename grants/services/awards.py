@@ -15,8 +15,15 @@ from grants.db import utcnow
 from grants.formatting import format_eur, local_time
 from grants.models import Application, Call, Organisation
 from grants.services.actor import Actor
-from grants.services.applications import ValidationFailed, require_own, require_role
-from grants.services.workflow import StepResult, apply, load_application, load_call
+from grants.services.applications import ValidationFailed, require_role
+from grants.services.workflow import (
+    StepResult,
+    apply,
+    apply_with_reason,
+    load_application,
+    load_call,
+    load_own_application,
+)
 from workflows import ranking
 from workflows.call import CallState
 from workflows.errors import TransitionRefused
@@ -249,8 +256,7 @@ def accept(
     account_holder: str,
     signed: bool,
 ) -> StepResult:
-    application = load_application(session, application_id)
-    require_own(actor, application)
+    application = load_own_application(session, actor, application_id)
     compact = normalise_iban(iban)
     if iban.strip() and compact is None:
         raise ValidationFailed({"iban": "this is not a valid IBAN (check digits or length)"})
@@ -281,14 +287,12 @@ def accept(
 
 def decline(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:
     """The SME turns the voucher down; its budget goes back to the call for the reserve list."""
-    application = load_application(session, application_id)
-    require_own(actor, application)
-    return apply(
+    application = load_own_application(session, actor, application_id)
+    return apply_with_reason(
         session,
         actor,
         application,
         "decline",
-        facts={"reason": reason},
-        audit_extra={"reason": reason, "released": application.awarded_amount},
-        details={"reason": reason},
+        reason,
+        audit_extra={"released": application.awarded_amount},
     )

@@ -47,6 +47,9 @@ class CallSpec:
     cumulative_cap: Decimal = Decimal("60000")
     evaluators_per_application: int = 2
     batch_ranking: bool = False
+    # Days to accept an offer; days after the planned end date to submit the final report.
+    offer_acceptance_days: int = 14
+    report_window_days: int = 30
     threshold_total: Decimal = Decimal("10")
     eligible_countries: Sequence[str] = ("IT", "FR", "NL", "BE", "HR")
     eligible_applicants: str = ""
@@ -67,6 +70,9 @@ def _spec_errors(spec: CallSpec) -> dict[str, str]:
         errors["max_per_voucher"] = "the voucher maximum must be positive and within the budget"
     if spec.deadline <= spec.opens_at:
         errors["deadline"] = "the deadline must come after the opening"
+    for name in ("offer_acceptance_days", "report_window_days"):
+        if not 0 < getattr(spec, name) <= 365:
+            errors[name] = "give a number of days between 1 and 365"
     try:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -107,6 +113,8 @@ def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
         timezone=spec.timezone,
         evaluators_per_application=spec.evaluators_per_application,
         batch_ranking=spec.batch_ranking,
+        offer_acceptance_days=spec.offer_acceptance_days,
+        report_window_days=spec.report_window_days,
         eligible_applicants=spec.eligible_applicants.strip(),
         applicant_guide=spec.applicant_guide.strip(),
         criteria=list(spec.criteria),

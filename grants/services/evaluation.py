@@ -102,6 +102,26 @@ def _own_evaluation(session: Session, actor: Actor, evaluation_id: int) -> Evalu
     return evaluation
 
 
+def _parsed_scores(
+    criteria: list[scoring.Criterion], scores: Mapping[str, object]
+) -> dict[str, Decimal]:
+    """The scores as typed, read per criterion; a refusal is the fields' errors."""
+    try:
+        return scoring.parse_scores(criteria, scores)
+    except scoring.ScoreError as exc:
+        raise ValidationFailed(exc.errors) from None
+
+
+def _scored(
+    criteria: list[scoring.Criterion], parsed: Mapping[str, Decimal], comments: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """Each criterion's score and comment, as an expert's scores and the consensus store them."""
+    return {
+        c.key: {"score": str(parsed[c.key]), "comment": comments.get(c.key, "").strip()}
+        for c in criteria
+    }
+
+
 def declare_interest(
     session: Session, actor: Actor, evaluation_id: int, *, conflict: bool, statement: str
 ) -> Evaluation:
@@ -146,18 +166,13 @@ def submit_scores(
             else "you can no longer score this proposal"
         )
     criteria = criteria_of(evaluation.application)
-    try:
-        parsed = scoring.parse_scores(criteria, scores)
-    except scoring.ScoreError as exc:
-        raise ValidationFailed(exc.errors) from None
+    parsed = _parsed_scores(criteria, scores)
     missing_comments = {
         c.key: f"{c.name} needs a comment" for c in criteria if not comments.get(c.key, "").strip()
     }
     if missing_comments:
         raise ValidationFailed(missing_comments)
-    evaluation.scores = {
-        c.key: {"score": str(parsed[c.key]), "comment": comments[c.key].strip()} for c in criteria
-    }
+    evaluation.scores = _scored(criteria, parsed, comments)
     evaluation.total = scoring.total(parsed)
     evaluation.status = EvaluationStatus.SUBMITTED
     evaluation.submitted_at = utcnow()
@@ -199,17 +214,11 @@ def close_evaluation(
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
     criteria = criteria_of(application)
-    try:
-        parsed = scoring.parse_scores(criteria, scores)
-    except scoring.ScoreError as exc:
-        raise ValidationFailed(exc.errors) from None
+    parsed = _parsed_scores(criteria, scores)
     submitted = expert_scores(application)
     passed, reasons = scoring.passes_thresholds(criteria, parsed, application.call.threshold_total)
     consensus: dict[str, Any] = {
-        "criteria": {
-            c.key: {"score": str(parsed[c.key]), "comment": comments.get(c.key, "").strip()}
-            for c in criteria
-        },
+        "criteria": _scored(criteria, parsed, comments),
         "total": str(scoring.total(parsed)),
         "ranking_total": str(scoring.weighted_total(criteria, parsed)),
         "passed": passed,

@@ -54,11 +54,13 @@ def _user_name(session: Session, user_id: int | None) -> str:
     return user.full_name if user else ""
 
 
+def _instalment_label(payment: Payment) -> str:
+    return "pre-financing" if payment.instalment == Instalment.PREFINANCING else "balance"
+
+
 def _order_details(session: Session, payment: Payment) -> dict[str, object]:
     return {
-        "instalment": "pre-financing"
-        if payment.instalment == Instalment.PREFINANCING
-        else "balance",
+        "instalment": _instalment_label(payment),
         "amount": format_eur(payment.amount),
         "payee": payment.payee_name,
         "iban_masked": mask_iban(payment.iban),
@@ -70,9 +72,7 @@ def _order_details(session: Session, payment: Payment) -> dict[str, object]:
 
 def _remittance_details(payment: Payment, timezone: str) -> dict[str, object]:
     return {
-        "instalment": "pre-financing"
-        if payment.instalment == Instalment.PREFINANCING
-        else "balance",
+        "instalment": _instalment_label(payment),
         "amount": format_eur(payment.amount),
         "paid_at": local_time(payment.paid_at, timezone),
         "payee": payment.payee_name,
@@ -135,24 +135,24 @@ def prepare_prefinancing(session: Session, actor: Actor, application_id: int) ->
     return payment
 
 
-def _load_instalment(session: Session, payment_id: int) -> tuple[Application, Payment]:
-    """Lock the application, then its payment: the order every other payment step takes
-    (terminate, the balance steps), so two of them on one voucher cannot deadlock."""
+def _load_prefinancing(
+    session: Session, payment_id: int, *, balance_refusal: str
+) -> tuple[Application, Payment]:
+    """The pre-financing instalment for a step of its own; ``balance_refusal`` says where the
+    balance's step is taken instead. Locks the application, then its payment: the order
+    every other payment step takes (terminate, the balance steps), so two of them on one
+    voucher cannot deadlock."""
     application_id = session.scalar(select(Payment.application_id).where(Payment.id == payment_id))
     if application_id is None:
         raise NotFound(f"no payment {payment_id}")
     application = load_application(session, application_id)
-    return application, load_payment(session, payment_id)
+    payment = load_payment(session, payment_id)
+    if payment.instalment != Instalment.PREFINANCING:
+        raise TransitionRefused(balance_refusal)
+    return application, payment
 
 
-def _authorise_row(
-    session: Session,
-    actor: Actor,
-    application: Application,
-    payment: Payment,
-    *,
-    inner: bool,
-) -> StepResult:
+def _authorise_row(session: Session, actor: Actor, payment: Payment, *, inner: bool) -> StepResult:
     """The instalment machine's authorise step: four-eyes, then who and when."""
     result = apply(
         session,
@@ -169,13 +169,7 @@ def _authorise_row(
 
 
 def _pay_row(
-    session: Session,
-    actor: Actor,
-    application: Application,
-    payment: Payment,
-    payment_reference: str,
-    *,
-    inner: bool,
+    session: Session, actor: Actor, payment: Payment, payment_reference: str, *, inner: bool
 ) -> StepResult:
     """The instalment machine's paid step: it can happen once, from authorised only."""
     result = apply(
@@ -201,10 +195,10 @@ def _payment_reference(raw: str) -> str:
 
 def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> StepResult:
     """Second finance officer: never the one who prepared it (also a database constraint)."""
-    application, payment = _load_instalment(session, payment_id)
-    if payment.instalment != Instalment.PREFINANCING:
-        raise TransitionRefused("the balance is authorised from the application's page")
-    result = _authorise_row(session, actor, application, payment, inner=False)
+    _application, payment = _load_prefinancing(
+        session, payment_id, balance_refusal="the balance is authorised from the application's page"
+    )
+    result = _authorise_row(session, actor, payment, inner=False)
     result.set_document_details(_order_details(session, payment))
     return result
 
@@ -212,11 +206,13 @@ def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> Ste
 def mark_instalment_paid(
     session: Session, actor: Actor, payment_id: int, *, payment_reference: str
 ) -> StepResult:
-    application, payment = _load_instalment(session, payment_id)
-    if payment.instalment != Instalment.PREFINANCING:
-        raise TransitionRefused("the balance is marked paid from the application's page")
+    application, payment = _load_prefinancing(
+        session,
+        payment_id,
+        balance_refusal="the balance is marked paid from the application's page",
+    )
     reference = _payment_reference(payment_reference)
-    result = _pay_row(session, actor, application, payment, reference, inner=False)
+    result = _pay_row(session, actor, payment, reference, inner=False)
     result.set_document_details(_remittance_details(payment, application.call.timezone))
     return result
 
@@ -273,7 +269,7 @@ def authorise_payment(session: Session, actor: Actor, application_id: int) -> St
     facts = {"prepared_by_id": payment.prepared_by_id}
     result = apply(session, actor, application, "authorise_payment", facts=facts, details={})
     # The application's step produced the payment order; the instalment's adds none.
-    _authorise_row(session, actor, application, payment, inner=True)
+    _authorise_row(session, actor, payment, inner=True)
     result.set_document_details(_order_details(session, payment))
     return result
 
@@ -292,7 +288,7 @@ def mark_paid(
         audit_extra={"payment_id": payment.id, "payment_reference": reference},
         details={},
     )
-    _pay_row(session, actor, application, payment, reference, inner=True)
+    _pay_row(session, actor, payment, reference, inner=True)
     result.set_document_details(_remittance_details(payment, application.call.timezone))
     return result
 

@@ -13,10 +13,15 @@ from grants.services.actor import Actor
 from grants.services.applications import (
     ValidationFailed,
     money_field,
-    require_own,
     require_role,
 )
-from grants.services.workflow import StepResult, apply, flush_or_refuse, load_application
+from grants.services.workflow import (
+    StepResult,
+    apply,
+    flush_or_refuse,
+    load_application,
+    load_own_application,
+)
 from workflows.errors import TransitionRefused
 from workflows.money import subcontracting_share_ok
 from workflows.roles import Role
@@ -36,8 +41,7 @@ def submit_report(
     claimed_costs: object,
     subcontracted_costs: object = "0",
 ) -> StepResult:
-    application = load_application(session, application_id)
-    require_own(actor, application)
+    application = load_own_application(session, actor, application_id)
     if application.status != AppState.CONTRACTED:
         raise TransitionRefused("a final report is submitted once the agreement is signed")
     claimed = money_field(claimed_costs, "claimed_costs", label="The costs incurred")
@@ -84,11 +88,35 @@ def submit_report(
     )
 
 
-def _report_under_review(application: Application) -> Report:
+def _report_under_review(application: Application) -> Report | None:
+    """The report the officer reviews; None when the application is not waiting for a
+    review, so that the workflow refuses the step with its own reason."""
+    if application.status != AppState.REPORT_SUBMITTED:
+        return None
     report = latest_report(application)
     if report is None or report.outcome is not None:
         raise TransitionRefused("there is no report waiting for review")
     return report
+
+
+def _record_review(
+    session: Session,
+    actor: Actor,
+    report: Report | None,
+    outcome: str,
+    comments: str,
+    *,
+    approved_costs: Decimal | None = None,
+) -> None:
+    """After the step (which refuses when no report waits): the review on the report."""
+    assert report is not None
+    report.outcome = outcome
+    if approved_costs is not None:
+        report.approved_costs = approved_costs
+    report.review_comments = comments.strip()
+    report.reviewed_by_id = actor.user_id
+    report.reviewed_at = utcnow()
+    flush_or_refuse(session)
 
 
 def approve_report(
@@ -96,11 +124,7 @@ def approve_report(
 ) -> StepResult:
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
-    report = (
-        _report_under_review(application)
-        if application.status == AppState.REPORT_SUBMITTED
-        else None
-    )
+    report = _report_under_review(application)
     approved = money_field(approved_costs, "approved_costs", label="The approved costs")
     result = apply(
         session,
@@ -118,13 +142,7 @@ def approve_report(
             "comments": comments.strip(),
         },
     )
-    assert report is not None
-    report.outcome = "approved"
-    report.approved_costs = approved
-    report.review_comments = comments.strip()
-    report.reviewed_by_id = actor.user_id
-    report.reviewed_at = utcnow()
-    flush_or_refuse(session)
+    _record_review(session, actor, report, "approved", comments, approved_costs=approved)
     return result
 
 
@@ -133,11 +151,7 @@ def return_report(
 ) -> StepResult:
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
-    report = (
-        _report_under_review(application)
-        if application.status == AppState.REPORT_SUBMITTED
-        else None
-    )
+    report = _report_under_review(application)
     result = apply(
         session,
         actor,
@@ -147,10 +161,5 @@ def return_report(
         audit_extra={"comments": comments.strip()},
         details={"outcome": "returned", "approved_costs": "", "comments": comments.strip()},
     )
-    assert report is not None
-    report.outcome = "returned"
-    report.review_comments = comments.strip()
-    report.reviewed_by_id = actor.user_id
-    report.reviewed_at = utcnow()
-    flush_or_refuse(session)
+    _record_review(session, actor, report, "returned", comments)
     return result

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from grants.db import Base, utcnow
-from grants.errors import NotFound
+from grants.errors import NotFound, require_own
 from grants.models import Application, AuditEvent, Call, Document, Payment
 from grants.services import audit, documents, notifications
 from grants.services.actor import Actor
@@ -49,6 +49,13 @@ def load_locked(session: Session, model: type[M], row_id: int, what: str) -> M:
 
 def load_application(session: Session, application_id: int) -> Application:
     return load_locked(session, Application, application_id, "application")
+
+
+def load_own_application(session: Session, actor: Actor, application_id: int) -> Application:
+    """The application its applicant organisation changes: locked, refused to anyone else."""
+    application = load_application(session, application_id)
+    require_own(actor, application)
+    return application
 
 
 def load_call(session: Session, call_id: int) -> Call:
@@ -177,6 +184,28 @@ def apply(
     if not inner:
         notifications.step_done(session, actor, subject, trigger, outcome.dest, event, document)
     return StepResult(event=event, dest=outcome.dest, document=document)
+
+
+def apply_with_reason(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    trigger: str,
+    reason: str,
+    *,
+    audit_extra: Mapping[str, Any] | None = None,
+) -> StepResult:
+    """A step whose input is a person's reason: its guard checks that one is given, and the
+    audit event and the step's document keep it."""
+    return apply(
+        session,
+        actor,
+        application,
+        trigger,
+        facts={"reason": reason},
+        audit_extra={"reason": reason, **(audit_extra or {})},
+        details={"reason": reason},
+    )
 
 
 def available_triggers(application: Application, role: str) -> list[str]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
     current_app,
@@ -114,15 +116,19 @@ def confirm_email(token: str) -> str:
     return render_template("auth/confirmed.html", already=outcome == accounts.Confirmation.ALREADY)
 
 
-@bp.route("/confirm/resend", methods=["GET", "POST"])
-def resend_confirmation() -> str | Response:
+def _link_by_mail(send: Callable[..., None], *, sent: str, template: str) -> str | Response:
+    """A page asking for a link by e-mail address. ``send`` mails it only when the address
+    has a fitting account; the answer is the same either way, so it reveals no account."""
     if request.method == "POST":
         with transaction() as db:
-            accounts.resend_confirmation(
-                db, request.form.get("email", ""), secret_key=_secret(), links=_links()
-            )
-        return redirect(url_for("account.check_inbox", sent="confirm"))
-    return render_template("auth/resend.html", email=request.args.get("email", ""))
+            send(db, request.form.get("email", ""), secret_key=_secret(), links=_links())
+        return redirect(url_for("account.check_inbox", sent=sent))
+    return render_template(template, email=request.args.get("email", ""))
+
+
+@bp.route("/confirm/resend", methods=["GET", "POST"])
+def resend_confirmation() -> str | Response:
+    return _link_by_mail(accounts.resend_confirmation, sent="confirm", template="auth/resend.html")
 
 
 # -- forgotten password ------------------------------------------------------------------
@@ -130,13 +136,7 @@ def resend_confirmation() -> str | Response:
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot_password() -> str | Response:
-    if request.method == "POST":
-        with transaction() as db:
-            accounts.request_password_reset(
-                db, request.form.get("email", ""), secret_key=_secret(), links=_links()
-            )
-        return redirect(url_for("account.check_inbox", sent="reset"))
-    return render_template("auth/forgot.html", email=request.args.get("email", ""))
+    return _link_by_mail(accounts.request_password_reset, sent="reset", template="auth/forgot.html")
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ officer dashboard links to from its "possible duplicate organisations" panel.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -15,9 +16,10 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from grants.models import Organisation
-from grants.runtime import db_session, transaction
+from grants.models import Organisation, User
+from grants.runtime import DbSession, db_session, transaction
 from grants.services import organisations
+from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed
 from grants.services.organisations import InvitationInvalid
 from grants.views.common import (
@@ -203,34 +205,40 @@ def invite() -> tuple[str, int] | Response:
     return redirect(url_for("organisation.profile") + "#people")
 
 
-@bp.route("/organisation/members/<int:user_id>/remove", methods=["POST"])
-@roles_required(Role.APPLICANT)
-def remove_member(user_id: int) -> Response:
+def _change_member(
+    change: Callable[[DbSession, Actor, int], User], user_id: int, done: Callable[[str], str]
+) -> Response:
+    """The manager's change to a colleague's access: the refusal, or ``done`` with the
+    colleague's name, shown back on the people section."""
     fresh_for_update()
     try:
         with transaction() as session:
-            removed = organisations.remove_member(session, actor(), user_id)
-            name = removed.full_name
+            name = change(session, actor(), user_id).full_name
     except TransitionRefused as exc:
         flash_refused(exc)
-        return redirect(url_for("organisation.profile") + "#people")
-    flash_done(_("%(name)s no longer has access to your organisation.", name=name))
+    else:
+        flash_done(done(name))
     return redirect(url_for("organisation.profile") + "#people")
+
+
+@bp.route("/organisation/members/<int:user_id>/remove", methods=["POST"])
+@roles_required(Role.APPLICANT)
+def remove_member(user_id: int) -> Response:
+    return _change_member(
+        organisations.remove_member,
+        user_id,
+        lambda name: _("%(name)s no longer has access to your organisation.", name=name),
+    )
 
 
 @bp.route("/organisation/members/<int:user_id>/manager", methods=["POST"])
 @roles_required(Role.APPLICANT)
 def make_manager(user_id: int) -> Response:
-    fresh_for_update()
-    try:
-        with transaction() as session:
-            manager = organisations.transfer_manager(session, actor(), user_id)
-            name = manager.full_name
-    except TransitionRefused as exc:
-        flash_refused(exc)
-        return redirect(url_for("organisation.profile") + "#people")
-    flash_done(_("%(name)s is now the manager of your organisation.", name=name))
-    return redirect(url_for("organisation.profile") + "#people")
+    return _change_member(
+        organisations.transfer_manager,
+        user_id,
+        lambda name: _("%(name)s is now the manager of your organisation.", name=name),
+    )
 
 
 @bp.route("/organisation/join/<token>", methods=["GET", "POST"])

@@ -163,6 +163,11 @@ def _required(text: str, message: str) -> str:
     return text
 
 
+def _required_text(raw: object, message: str, limit: int) -> str:
+    """Text a person must give (``message`` says what), of at most ``limit`` characters."""
+    return _bounded(_required(_text(raw), message), limit)
+
+
 def _rows(value: object) -> list[Mapping[str, Any]]:
     if value is None or value == "":
         return []
@@ -181,9 +186,7 @@ def _related(rows: list[Mapping[str, Any]], c: _Checker) -> list[dict[str, str]]
         key = f"related_enterprises-{index}-"
         name = c.check(
             key + "name",
-            lambda row=row: _bounded(
-                _required(_text(row.get("name")), "give the enterprise's name"), 200
-            ),
+            lambda row=row: _required_text(row.get("name"), "give the enterprise's name", 200),
             "",
         )
         relation = _text(row.get("relation")).lower()
@@ -234,9 +237,8 @@ def _aid(rows: list[Mapping[str, Any]], c: _Checker, today: date) -> list[dict[s
         key = f"de_minimis_aid-{index}-"
         authority = c.check(
             key + "granting_authority",
-            lambda row=row: _bounded(
-                _required(_text(row.get("granting_authority")), "give who granted the aid"),
-                200,
+            lambda row=row: _required_text(
+                row.get("granting_authority"), "give who granted the aid", 200
             ),
             "",
         )
@@ -304,9 +306,7 @@ def _identity(data: Mapping[str, Any], c: _Checker, today: date) -> tuple[dict[s
     values: dict[str, Any] = {}
     values["legal_name"] = c.check(
         "legal_name",
-        lambda: _bounded(
-            _required(_text(data.get("legal_name")), "give the organisation's legal name"), 300
-        ),
+        lambda: _required_text(data.get("legal_name"), "give the organisation's legal name", 300),
         "",
     )
     country = c.check(
