@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from grants.errors import ValidationFailed
 from grants.formatting import format_eur
 from grants.models import AuditEvent, Document, MailMessage, Payment
 from grants.services import awards, payments, reporting
@@ -257,3 +258,18 @@ def test_report_reminders_through_the_command(
     assert reminders(sessions, app_id) == ["report_reminder", "report_overdue"]
     message = next(m for m in outbox(sessions, app_id) if m.purpose == "report_overdue")
     assert due.isoformat() in message.subject
+
+
+def test_a_call_sets_its_acceptance_window_and_refuses_a_nonsense_one(
+    scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    call_id = scenario.add_call(offer_acceptance_days=5, report_window_days=60)
+    app_id = scenario.draft(call_id=call_id)
+    scenario.advance(app_id, AppState.OFFERED)
+    app = scenario.application(app_id)
+    assert app.offer_deadline is not None
+    window = app.offer_deadline - app.updated_at
+    assert abs(window - timedelta(days=5)) < timedelta(minutes=1)
+    with pytest.raises(ValidationFailed) as refused:
+        scenario.add_call(offer_acceptance_days=0)
+    assert "offer_acceptance_days" in refused.value.errors
