@@ -10,6 +10,7 @@ hold even if the same event were processed twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from grants.models import (
     EvaluationStatus,
     Instalment,
     Payment,
+    Report,
     User,
 )
 from grants.services import mail
@@ -134,6 +136,31 @@ def recipients(
     return list(unique.items())
 
 
+class _OnRead:
+    """A mail value loaded only if the template reads it: most mails need neither the
+    payment nor the report, and loading them costs a query each on every step."""
+
+    def __init__(self, load: Callable[[], object]) -> None:
+        self._load = load
+        self._loaded = False
+        self._value: object = None
+
+    def _get(self) -> object:
+        if not self._loaded:
+            self._value, self._loaded = self._load(), True
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._get())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+def _latest_report(application: Application) -> Report | None:
+    return application.reports[-1] if application.reports else None
+
+
 def _payment(subject: Subject) -> Payment | None:
     if isinstance(subject.entity, Payment):
         return subject.entity
@@ -143,24 +170,22 @@ def _payment(subject: Subject) -> Payment | None:
     return next((p for p in application.payments if p.instalment == Instalment.BALANCE), None)
 
 
-def context_for(
-    step: Step, subject: Subject, dest: str, event: AuditEvent, name: str
-) -> dict[str, Any]:
+def context_for(step: Step, subject: Subject, dest: str, event: AuditEvent) -> dict[str, Any]:
+    """What every mail of the step can say; the recipient's ``name`` is added per mail."""
     application = subject.application
     assert application is not None
     call = application.call
     return {
-        "name": name,
         "step": step,
         "application": application,
         "call": call,
         "organisation": application.organisation,
         "state": subject.definition.fact(dest).label,
         "dest": dest,
-        "payment": _payment(subject),
+        "payment": _OnRead(lambda: _payment(subject)),
         "event": event,
         "eligibility": application.eligibility or {},
-        "report": application.reports[-1] if application.reports else None,
+        "report": _OnRead(lambda: _latest_report(application)),
         "report_due": report_due(application),
         "programme": programme.PROGRAMME_NAME,
     }
@@ -189,9 +214,11 @@ def step_done(
     if step is None or subject.application is None:
         return []
     sent: list[str] = []
-    for notice in step.notices_for(dest):
+    notices = step.notices_for(dest)
+    shared = context_for(step, subject, dest, event) if notices else {}
+    for notice in notices:
         for address, name in recipients(session, actor, notice, subject.application):
-            subject_line, body = render(notice.mail, context_for(step, subject, dest, event, name))
+            subject_line, body = render(notice.mail, {**shared, "name": name})
             mail.queue(
                 session,
                 to=address,
