@@ -36,6 +36,7 @@ JSON definition back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from typing import Any
 import pycountry
 
 from workflows import numbers
+from workflows.i18n import N_, _
 
 __all__ = [
     "DEFAULT_FILE_MAX_MB",
@@ -76,21 +78,26 @@ MAX_GROUP_ITEMS = 50
 # stored as text, but totals are compared with amounts, so keep them within NUMERIC(15, 2).
 NUMBER_MAX = numbers.DECIMAL_MAX
 
-# File kinds an applicant may upload: kind -> (MIME type, what a person calls it).
+# File kinds an applicant may upload: kind -> (MIME type, what a person calls it; translate
+# it with gettext where it is shown).
 FILE_KINDS: dict[str, tuple[str, str]] = {
-    "pdf": ("application/pdf", "PDF"),
+    "pdf": ("application/pdf", N_("PDF")),
     "docx": (
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "Word (DOCX)",
+        N_("Word (DOCX)"),
     ),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel (XLSX)"),
-    "png": ("image/png", "PNG image"),
-    "jpeg": ("image/jpeg", "JPEG image"),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        N_("Excel (XLSX)"),
+    ),
+    "png": ("image/png", N_("PNG image")),
+    "jpeg": ("image/jpeg", N_("JPEG image")),
 }
 _KIND_ALIASES = {"jpg": "jpeg"}
 
-# Values every application has outside its form, which a group's total may have to equal.
-EXTERNAL_REFERENCES: dict[str, str] = {"requested_amount": "the requested amount"}
+# Values every application has outside its form, which a group's total may have to equal;
+# what they are called is translated with gettext where it is shown.
+EXTERNAL_REFERENCES: dict[str, str] = {"requested_amount": N_("the requested amount")}
 
 
 class FieldType(StrEnum):
@@ -243,9 +250,9 @@ def parse_form(raw: list[dict]) -> list[Field]:
     number, or a ``must_equal`` that is not a money/number field nor an external reference.
     """
     if not isinstance(raw, list):
-        raise FormDefinitionError(["the form definition must be a list of fields"])
+        raise FormDefinitionError([_("the form definition must be a list of fields")])
     problems: list[str] = []
-    fields = _parse_fields(raw, "field", problems, allowed=None)
+    fields = _parse_fields(raw, None, problems, allowed=None)
     by_name = {f.name: f for f in fields}
     for f in fields:
         if f.must_equal is None:
@@ -256,43 +263,73 @@ def parse_form(raw: list[dict]) -> list[Field]:
         if target is None or target.type not in _AMOUNTS:
             known = ", ".join(sorted(EXTERNAL_REFERENCES))
             problems.append(
-                f"field {f.name!r}: must_equal must name a money or number field of the form "
-                f"or one of: {known}; not {f.must_equal!r}"
+                _(
+                    "field %(name)s: must_equal must name a money or number field of the form "
+                    "or one of: %(known)s; not %(given)s",
+                    name=repr(f.name),
+                    known=known,
+                    given=repr(f.must_equal),
+                )
             )
     if problems:
         raise FormDefinitionError(problems)
     return fields
 
 
+def _where(group: str | None, index: int, name: object = None) -> str:
+    """How problems name a field: "field 2 ('budget')", or a group's "…, sub-field 1"."""
+    if group is None:
+        if isinstance(name, str) and name:
+            return _("field %(number)s (%(name)s)", number=index, name=repr(name))
+        return _("field %(number)s", number=index)
+    if isinstance(name, str) and name:
+        return _(
+            "%(group)s, sub-field %(number)s (%(name)s)", group=group, number=index, name=repr(name)
+        )
+    return _("%(group)s, sub-field %(number)s", group=group, number=index)
+
+
 def _parse_fields(
-    raw: list[Any], noun: str, problems: list[str], *, allowed: frozenset[FieldType] | None
+    raw: list[Any], group: str | None, problems: list[str], *, allowed: frozenset[FieldType] | None
 ) -> list[Field]:
+    """The fields of a form (``group`` None) or the sub-fields of the group named ``group``."""
     fields: list[Field] = []
     seen: set[str] = set()
     for index, item in enumerate(raw, start=1):
-        where = f"{noun} {index}"
         if not isinstance(item, Mapping):
-            problems.append(f"{where}: must be an object with name, label and type")
+            where = _where(group, index)
+            problems.append(
+                _("%(where)s: must be an object with name, label and type", where=where)
+            )
             continue
-        name = item.get("name")
-        if isinstance(name, str) and name:
-            where = f"{noun} {index} ({name!r})"
+        where = _where(group, index, item.get("name"))
         found = _parse_field(item, where, problems, allowed=allowed)
         if found is None:
             continue
         if found.name in seen:
-            problems.append(f"{where}: duplicate name {found.name!r}")
+            problems.append(
+                _("%(where)s: duplicate name %(name)s", where=where, name=repr(found.name))
+            )
             continue
         seen.add(found.name)
         fields.append(found)
 
     dates = {f.name for f in fields if f.type is FieldType.DATE}
-    label = "field" if noun == "field" else noun.split(" ")[-1]
     for f in fields:
         if f.not_before is not None and (f.not_before not in dates or f.not_before == f.name):
-            problems.append(
-                f"{label} {f.name!r}: not_before must name another date field, not {f.not_before!r}"
-            )
+            if group is None:
+                problem = _(
+                    "field %(name)s: not_before must name another date field, not %(other)s",
+                    name=repr(f.name),
+                    other=repr(f.not_before),
+                )
+            else:
+                problem = _(
+                    "sub-field %(name)s: not_before must name another date field, not %(other)s",
+                    name=repr(f.name),
+                    other=repr(f.not_before),
+                )
+            problems.append(problem)
     return fields
 
 
@@ -313,10 +350,10 @@ def _parse_field(
     ftype = _field_type(item.get("type"), where, problems, allowed=allowed)
     required = item.get("required", False)
     if not isinstance(required, bool):
-        problems.append(f"{where}: required must be true or false")
+        problems.append(_("%(where)s: required must be true or false", where=where))
     help_text = item.get("help", "")
     if not isinstance(help_text, str):
-        problems.append(f"{where}: help must be text")
+        problems.append(_("%(where)s: help must be text", where=where))
     if ftype is not None:
         _check_applies(item, ftype, where, problems)
     attributes = _attributes(item, ftype, where, problems)
@@ -340,7 +377,12 @@ def _check_known_keys(item: Mapping, where: str, problems: list[str]) -> None:
     unknown = sorted(str(k) for k in item if k not in _KEYS)
     if unknown:
         problems.append(
-            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_KEYS))})"
+            _(
+                "%(where)s: unknown key(s) %(unknown)s (allowed: %(allowed)s)",
+                where=where,
+                unknown=", ".join(unknown),
+                allowed=", ".join(sorted(_KEYS)),
+            )
         )
 
 
@@ -349,12 +391,16 @@ def _name_and_label(item: Mapping, where: str, problems: list[str]) -> tuple[obj
     name = item.get("name")
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         problems.append(
-            f"{where}: name must be lower-case letters, digits and underscores, starting with "
-            f"a letter (at most 63 characters), not {name!r}"
+            _(
+                "%(where)s: name must be lower-case letters, digits and underscores, starting "
+                "with a letter (at most 63 characters), not %(name)s",
+                where=where,
+                name=repr(name),
+            )
         )
     label = item.get("label")
     if not isinstance(label, str) or not label.strip():
-        problems.append(f"{where}: a label is required")
+        problems.append(_("%(where)s: a label is required", where=where))
     return name, label
 
 
@@ -367,19 +413,43 @@ def _field_type(
         ftype = FieldType(raw_type)
     except ValueError:
         kinds = ", ".join(t.value for t in FieldType)
-        problems.append(f"{where}: unknown type {raw_type!r} (expected one of: {kinds})")
+        problems.append(
+            _(
+                "%(where)s: unknown type %(type)s (expected one of: %(kinds)s)",
+                where=where,
+                type=repr(raw_type),
+                kinds=kinds,
+            )
+        )
         return None
     if allowed is not None and ftype not in allowed:
         kinds = ", ".join(sorted(t.value for t in allowed))
-        problems.append(f"{where}: a group's sub-field must be one of: {kinds}; not {ftype}")
+        problems.append(
+            _(
+                "%(where)s: a group's sub-field must be one of: %(kinds)s; not %(type)s",
+                where=where,
+                kinds=kinds,
+                type=str(ftype),
+            )
+        )
     return ftype
 
 
 def _check_applies(item: Mapping, ftype: FieldType, where: str, problems: list[str]) -> None:
     for key, types in _ONLY_FOR.items():
         if item.get(key) not in (None, (), []) and ftype not in types:
-            kinds = " or ".join(sorted(t.value for t in types))
-            problems.append(f"{where}: {key} only applies to {kinds} fields")
+            kinds = functools.reduce(
+                lambda first, second: _("%(first)s or %(second)s", first=first, second=second),
+                sorted(t.value for t in types),
+            )
+            problems.append(
+                _(
+                    "%(where)s: %(key)s only applies to %(kinds)s fields",
+                    where=where,
+                    key=key,
+                    kinds=kinds,
+                )
+            )
 
 
 def _attributes(
@@ -389,10 +459,10 @@ def _attributes(
     max_words = _whole_key(item, "max_words", where, problems, 1)
     options = _options(item.get("options", ()), ftype, where, problems)
     max_choices = _whole_key(item, "max_choices", where, problems, 1)
-    maximum = _limit(item.get("max"), f"{where}: max", ftype, problems)
+    maximum = _limit(item.get("max"), _("%(where)s: max", where=where), ftype, problems)
     not_before = item.get("not_before")
     if not_before is not None and not isinstance(not_before, str):
-        problems.append(f"{where}: not_before must be the name of a date field")
+        problems.append(_("%(where)s: not_before must be the name of a date field", where=where))
     countries = _countries(item.get("countries"), where, problems)
     max_mb = _whole_key(item, "max_mb", where, problems, 1, MAX_FILE_MB)
     accept = _accept(item.get("accept"), where, problems)
@@ -414,8 +484,22 @@ def _whole_key(
     """``item[key]`` as given (None when absent); a problem unless a whole number in range."""
     value = item.get(key)
     if value is not None and not _whole(value, low, high):
-        bounds = f"of at least {low}" if high is None else f"from {low} to {high}"
-        problems.append(f"{where}: {key} must be a whole number {bounds}")
+        if high is None:
+            problem = _(
+                "%(where)s: %(key)s must be a whole number of at least %(low)s",
+                where=where,
+                key=key,
+                low=low,
+            )
+        else:
+            problem = _(
+                "%(where)s: %(key)s must be a whole number from %(low)s to %(high)s",
+                where=where,
+                key=key,
+                low=low,
+                high=high,
+            )
+        problems.append(problem)
     return value
 
 
@@ -426,17 +510,26 @@ def _options(
     if ftype not in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
         return ()
     if not isinstance(raw, list | tuple) or not raw:
-        problems.append(f"{where}: a {ftype} field needs a non-empty list of options")
+        problems.append(
+            _(
+                "%(where)s: a %(type)s field needs a non-empty list of options",
+                where=where,
+                type=str(ftype),
+            )
+        )
         return ()
     if not all(isinstance(o, str) and o.strip() for o in raw):
         problems.append(
-            f"{where}: every option must be non-empty text (in YAML, quote options such "
-            f"as 'yes', 'no' or numbers)"
+            _(
+                "%(where)s: every option must be non-empty text (in YAML, quote options such "
+                "as 'yes', 'no' or numbers)",
+                where=where,
+            )
         )
         return ()
     options = tuple(o.strip() for o in raw)
     if len(set(options)) != len(options):
-        problems.append(f"{where}: options must not repeat")
+        problems.append(_("%(where)s: options must not repeat", where=where))
     return options
 
 
@@ -444,14 +537,28 @@ def _countries(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
     if raw in (None, (), []):
         return ()
     if not isinstance(raw, list | tuple):
-        problems.append(f"{where}: countries must be a list of ISO alpha-2 codes such as IT")
+        problems.append(
+            _("%(where)s: countries must be a list of ISO alpha-2 codes such as IT", where=where)
+        )
         return ()
     known = _all_countries()
     codes: list[str] = []
     for code in raw:
         if not isinstance(code, str) or code.strip().upper() not in known:
-            hint = " (in YAML write 'NO' for Norway in quotes)" if code is False else ""
-            problems.append(f"{where}: {code!r} is not an ISO 3166-1 alpha-2 country code{hint}")
+            if code is False:
+                problem = _(
+                    "%(where)s: %(code)s is not an ISO 3166-1 alpha-2 country code "
+                    "(in YAML write 'NO' for Norway in quotes)",
+                    where=where,
+                    code=repr(code),
+                )
+            else:
+                problem = _(
+                    "%(where)s: %(code)s is not an ISO 3166-1 alpha-2 country code",
+                    where=where,
+                    code=repr(code),
+                )
+            problems.append(problem)
             continue
         if code.strip().upper() not in codes:
             codes.append(code.strip().upper())
@@ -462,13 +569,20 @@ def _accept(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
     if raw in (None, (), []):
         return ()
     if not isinstance(raw, list | tuple):
-        problems.append(f"{where}: accept must be a list such as [pdf, docx]")
+        problems.append(_("%(where)s: accept must be a list such as [pdf, docx]", where=where))
         return ()
     kinds: list[str] = []
     for kind in raw:
         key = _KIND_ALIASES.get(str(kind).strip().lower(), str(kind).strip().lower())
         if not isinstance(kind, str) or key not in FILE_KINDS:
-            problems.append(f"{where}: accept {kind!r} is not one of: {', '.join(FILE_KINDS)}")
+            problems.append(
+                _(
+                    "%(where)s: accept %(kind)s is not one of: %(kinds)s",
+                    where=where,
+                    kind=repr(kind),
+                    kinds=", ".join(FILE_KINDS),
+                )
+            )
         elif key not in kinds:
             kinds.append(key)
     return tuple(kinds)
@@ -481,27 +595,37 @@ def _group(
         return {}
     raw_fields = item.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
-        problems.append(f"{where}: a group needs a non-empty list of fields")
+        problems.append(_("%(where)s: a group needs a non-empty list of fields", where=where))
         subs: list[Field] = []
     else:
-        subs = _parse_fields(raw_fields, f"{where}, sub-field", problems, allowed=GROUP_SUB_TYPES)
+        subs = _parse_fields(raw_fields, where, problems, allowed=GROUP_SUB_TYPES)
     min_items = _whole_key(item, "min_items", where, problems, 0, MAX_GROUP_ITEMS)
     max_items = _whole_key(item, "max_items", where, problems, 1, MAX_GROUP_ITEMS)
     if _whole(min_items, 0) and _whole(max_items, 1) and min_items > max_items:
-        problems.append(f"{where}: min_items cannot be more than max_items")
+        problems.append(_("%(where)s: min_items cannot be more than max_items", where=where))
 
     raw_totals = item.get("totals", ())
     if not isinstance(raw_totals, list | tuple):
-        problems.append(f"{where}: totals must be a list of sub-field names")
+        problems.append(_("%(where)s: totals must be a list of sub-field names", where=where))
         raw_totals = ()
     totals = _totals(raw_totals, subs, where, problems)
-    total_max = _limit(item.get("total_max"), f"{where}: total_max", FieldType.MONEY, problems)
+    total_max = _limit(
+        item.get("total_max"), _("%(where)s: total_max", where=where), FieldType.MONEY, problems
+    )
     must_equal = item.get("must_equal")
     if must_equal is not None and not isinstance(must_equal, str):
-        problems.append(f"{where}: must_equal must be the name of a field or reference")
+        problems.append(
+            _("%(where)s: must_equal must be the name of a field or reference", where=where)
+        )
     for key in ("total_max", "must_equal"):
         if item.get(key) is not None and not raw_totals:
-            problems.append(f"{where}: {key} needs totals (the sub-fields to add up)")
+            problems.append(
+                _(
+                    "%(where)s: %(key)s needs totals (the sub-fields to add up)",
+                    where=where,
+                    key=key,
+                )
+            )
     return {
         "fields": tuple(subs),
         "min_items": min_items,
@@ -521,7 +645,12 @@ def _totals(
     for total in raw:
         if not isinstance(total, str) or total not in amounts:
             problems.append(
-                f"{where}: totals must name money or number sub-fields of the group, not {total!r}"
+                _(
+                    "%(where)s: totals must name money or number sub-fields of the group, "
+                    "not %(total)s",
+                    where=where,
+                    total=repr(total),
+                )
             )
         elif total not in totals:
             totals.append(total)

@@ -43,6 +43,7 @@ from decimal import Decimal
 
 from forms.schema import EXTERNAL_REFERENCES, NUMBER_MAX, Field, FieldType, country_name
 from workflows import numbers
+from workflows.i18n import _
 from workflows.money import format_eur
 
 __all__ = [
@@ -144,8 +145,11 @@ def _check_not_before(
         if f.not_before and f.name in dates and f.not_before in dates:
             earlier = dates[f.not_before]
             if dates[f.name] < earlier:
-                errors[prefix + f.name] = (
-                    f"{f.label} cannot be before {labels[f.not_before]} ({earlier.isoformat()})."
+                errors[prefix + f.name] = _(
+                    "%(field)s cannot be before %(other)s (%(date)s).",
+                    field=f.label,
+                    other=labels[f.not_before],
+                    date=earlier.isoformat(),
                 )
 
 
@@ -153,22 +157,32 @@ def _validate_group(f: Field, value: object, *, complete: bool, errors: dict[str
     if value is None or (isinstance(value, str) and not value.strip()):
         value = []
     if not isinstance(value, list | tuple):
-        errors[f.name] = "These answers could not be read; fill in the lines again."
+        errors[f.name] = _("These answers could not be read; fill in the lines again.")
         return
     rows = group_rows(value)
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            errors[f"{f.name}[{index}]"] = f"Line {index + 1} could not be read; fill it in again."
+            errors[f"{f.name}[{index}]"] = _(
+                "Line %(number)s could not be read; fill it in again.", number=index + 1
+            )
             continue
         for sub, message in validate(list(f.fields), row, complete=complete).items():
             errors[f"{f.name}[{index}].{sub}"] = message
     if len(rows) > f.item_limit:
-        errors[f.name] = f"Give at most {_lines(f.item_limit)}; you have {len(rows)}."
+        errors[f.name] = _(
+            "Give at most %(lines)s; you have %(count)s.",
+            lines=_lines(f.item_limit),
+            count=len(rows),
+        )
     elif complete and len(rows) < f.item_minimum:
         if not rows:
             errors[f.name] = _required_message(f)
         else:
-            errors[f.name] = f"Give at least {_lines(f.item_minimum)}; you have {len(rows)}."
+            errors[f.name] = _(
+                "Give at least %(lines)s; you have %(count)s.",
+                lines=_lines(f.item_minimum),
+                count=len(rows),
+            )
 
 
 def _check_totals(
@@ -189,17 +203,25 @@ def _check_totals(
         money = sub.type is FieldType.MONEY
         shown = _shown(total, money=money)
         if f.total_max is not None and total > f.total_max:
-            errors[path] = (
-                f"The total of {sub.label} is {shown}; it cannot be more than "
-                f"{_shown(f.total_max, money=money)}."
+            errors[path] = _(
+                "The total of %(field)s is %(total)s; it cannot be more than %(maximum)s.",
+                field=sub.label,
+                total=shown,
+                maximum=_shown(f.total_max, money=money),
             )
         elif f.must_equal is not None and f.must_equal in known:
             target = known[f.must_equal]
             if total != target:
-                what = EXTERNAL_REFERENCES.get(f.must_equal) or labels.get(f.must_equal, "")
-                errors[path] = (
-                    f"The total of {sub.label} is {shown}; it must equal {what} "
-                    f"({_shown(target, money=money)})."
+                if f.must_equal in EXTERNAL_REFERENCES:
+                    what = _(EXTERNAL_REFERENCES[f.must_equal])
+                else:
+                    what = labels.get(f.must_equal, "")
+                errors[path] = _(
+                    "The total of %(field)s is %(total)s; it must equal %(target)s (%(amount)s).",
+                    field=sub.label,
+                    total=shown,
+                    target=what,
+                    amount=_shown(target, money=money),
                 )
 
 
@@ -209,7 +231,7 @@ def _shown(value: Decimal, *, money: bool) -> str:
 
 
 def _lines(n: int) -> str:
-    return f"{n} line" + ("" if n == 1 else "s")
+    return _("%(count)s line", count=n) if n == 1 else _("%(count)s lines", count=n)
 
 
 def group_rows(value: object) -> list[object]:
@@ -280,9 +302,15 @@ def describe(fields: list[Field], path: str) -> str:
     if sub is not None and any(s.name == sub for s in field.fields):
         sub_label = field.sub(sub).label
     if total is not None:
-        return f"{field.label}: total of {sub_label}"
-    line = f"{field.label}, line {int(index) + 1}"
-    return f"{line}: {sub_label}" if sub is not None else line
+        return _("%(field)s: total of %(sub)s", field=field.label, sub=sub_label)
+    if sub is not None:
+        return _(
+            "%(field)s, line %(number)s: %(sub)s",
+            field=field.label,
+            number=int(index) + 1,
+            sub=sub_label,
+        )
+    return _("%(field)s, line %(number)s", field=field.label, number=int(index) + 1)
 
 
 _PATH_RE = re.compile(
@@ -308,12 +336,21 @@ def missing_required(fields: list[Field], answers: Mapping[str, object]) -> list
                 missing.append(
                     f.label
                     if not rows or f.item_minimum == 1
-                    else f"{f.label} (at least {_lines(f.item_minimum)})"
+                    else _(
+                        "%(field)s (at least %(lines)s)",
+                        field=f.label,
+                        lines=_lines(f.item_minimum),
+                    )
                 )
             for index, row in enumerate(rows):
                 if isinstance(row, Mapping):
                     missing.extend(
-                        f"{f.label}, line {index + 1}: {label}"
+                        _(
+                            "%(field)s, line %(number)s: %(sub)s",
+                            field=f.label,
+                            number=index + 1,
+                            sub=label,
+                        )
                         for label in missing_required(list(f.fields), row)
                     )
             continue
@@ -406,21 +443,38 @@ def _parse(f: Field, value: object) -> object:
 def _parse_text(f: Field, value: object) -> str:
     text = _text(value)
     if "\n" in text:
-        raise _Invalid("Keep this to one line.")
+        raise _Invalid(_("Keep this to one line."))
     if len(text) > TEXT_MAX_CHARS:
-        raise _Invalid(f"Use at most {TEXT_MAX_CHARS} characters; you have {len(text)}.")
+        raise _Invalid(
+            _(
+                "Use at most %(maximum)s characters; you have %(count)s.",
+                maximum=TEXT_MAX_CHARS,
+                count=len(text),
+            )
+        )
     return text
 
 
 def _parse_long_text(f: Field, value: object) -> str:
     text = _text(value)
     if len(text) > LONG_TEXT_MAX_CHARS:
-        raise _Invalid(f"Use at most {LONG_TEXT_MAX_CHARS} characters; you have {len(text)}.")
+        raise _Invalid(
+            _(
+                "Use at most %(maximum)s characters; you have %(count)s.",
+                maximum=LONG_TEXT_MAX_CHARS,
+                count=len(text),
+            )
+        )
     if f.max_words is not None:
         words = word_count(text)
         if words > f.max_words:
             raise _Invalid(
-                f"Use at most {f.max_words} words; you have {words}. Remove {words - f.max_words}."
+                _(
+                    "Use at most %(maximum)s words; you have %(count)s. Remove %(extra)s.",
+                    maximum=f.max_words,
+                    count=words,
+                    extra=words - f.max_words,
+                )
             )
     return text
 
@@ -428,27 +482,29 @@ def _parse_long_text(f: Field, value: object) -> str:
 def _parse_number(f: Field, value: object) -> Decimal:
     number = _number(value)
     if f.max is not None and number > f.max:
-        raise _Invalid(f"Enter a number no greater than {_decimal_text(f.max)}.")
+        raise _Invalid(
+            _("Enter a number no greater than %(maximum)s.", maximum=_decimal_text(f.max))
+        )
     return number
 
 
 def _parse_money(f: Field, value: object) -> Decimal:
     amount = _money(value)
     if f.max is not None and amount > f.max:
-        raise _Invalid(f"The amount cannot be more than {format_eur(f.max)}.")
+        raise _Invalid(_("The amount cannot be more than %(maximum)s.", maximum=format_eur(f.max)))
     return amount
 
 
 def _parse_choice(f: Field, value: object) -> str:
     choice = _text(value)
     if choice not in f.options:
-        raise _Invalid(f"Choose one of: {'; '.join(f.options)}.")
+        raise _Invalid(_("Choose one of: %(options)s.", options="; ".join(f.options)))
     return choice
 
 
 def _parse_group(f: Field, value: object) -> object:  # pragma: no cover
     # Groups are validated item by item; an answer never reaches here as a whole.
-    raise _Invalid("Fill in the lines of this group.")
+    raise _Invalid(_("Fill in the lines of this group."))
 
 
 def _is_empty(f: Field, value: object) -> bool:
@@ -464,44 +520,60 @@ def _is_empty(f: Field, value: object) -> bool:
 def _multi_choice(f: Field, value: object) -> list[str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
-        raise _Invalid(f"Choose from: {'; '.join(f.options)}.")
+        raise _Invalid(_("Choose from: %(options)s.", options="; ".join(f.options)))
     chosen = {v.strip() for v in items if v.strip()}
     unknown = sorted(chosen - set(f.options))
     if unknown:
         raise _Invalid(
-            f"{'; '.join(unknown)} is not an option. Choose from: {'; '.join(f.options)}."
+            _(
+                "%(unknown)s is not an option. Choose from: %(options)s.",
+                unknown="; ".join(unknown),
+                options="; ".join(f.options),
+            )
         )
     if f.max_choices is not None and len(chosen) > f.max_choices:
-        raise _Invalid(f"Choose at most {f.max_choices}; you chose {len(chosen)}.")
+        raise _Invalid(
+            _(
+                "Choose at most %(maximum)s; you chose %(count)s.",
+                maximum=f.max_choices,
+                count=len(chosen),
+            )
+        )
     return [o for o in f.options if o in chosen]
 
 
 def _country(f: Field, value: object) -> str:
     if not isinstance(value, str):
-        raise _Invalid("Choose a country from the list.")
+        raise _Invalid(_("Choose a country from the list."))
     code = value.strip().upper()
     if not re.fullmatch(r"[A-Z]{2}", code) or country_name(code) == code:
-        raise _Invalid("Choose a country from the list.")
+        raise _Invalid(_("Choose a country from the list."))
     if f.countries and code not in f.countries:
         names = ", ".join(country_name(c) for c in f.countries)
-        raise _Invalid(f"{country_name(code)} is not eligible here. Choose one of: {names}.")
+        raise _Invalid(
+            _(
+                "%(country)s is not eligible here. Choose one of: %(countries)s.",
+                country=country_name(code),
+                countries=names,
+            )
+        )
     return code
 
 
 def _file(value: object) -> int:
     if isinstance(value, bool):
-        raise _Invalid("Upload the file again.")
+        raise _Invalid(_("Upload the file again."))
     if isinstance(value, int) and value > 0:
         return value
     # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
     if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()) and int(value) > 0:
         return int(value)
-    raise _Invalid("Upload the file again.")
+    raise _Invalid(_("Upload the file again."))
 
 
 def _text(value: object) -> str:
     if not isinstance(value, str):
-        raise _Invalid("Enter text.")
+        raise _Invalid(_("Enter text."))
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
@@ -521,15 +593,17 @@ def _money(value: object) -> Decimal:
 
 def _date(value: object) -> dt.date:
     if isinstance(value, dt.datetime):
-        raise _Invalid("Enter a date without a time, as YYYY-MM-DD.")
+        raise _Invalid(_("Enter a date without a time, as YYYY-MM-DD."))
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str) or not _DATE_RE.fullmatch(value.strip()):
-        raise _Invalid("Enter the date as YYYY-MM-DD, for example 2026-03-31.")
+        raise _Invalid(_("Enter the date as YYYY-MM-DD, for example 2026-03-31."))
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise _Invalid(f"{value.strip()} is not a real date; check the day and month.") from None
+        raise _Invalid(
+            _("%(date)s is not a real date; check the day and month.", date=value.strip())
+        ) from None
 
 
 def _yes_no(value: object) -> bool:
@@ -543,7 +617,7 @@ def _yes_no(value: object) -> bool:
             return True
         if text in _FALSE:
             return False
-    raise _Invalid("Tick the box, or leave it unticked.")
+    raise _Invalid(_("Tick the box, or leave it unticked."))
 
 
 # One parser per field type: it returns the clean value or raises _Invalid.
@@ -568,15 +642,19 @@ def _decimal_text(value: Decimal, *, money: bool = False) -> str:
 
 def _required_message(f: Field) -> str:
     if f.type is FieldType.YES_NO:
-        return f"Tick this box to confirm: {f.label}"
+        return _("Tick this box to confirm: %(field)s", field=f.label)
     if f.type is FieldType.CHOICE:
-        return f"Choose an option for {f.label}."
+        return _("Choose an option for %(field)s.", field=f.label)
     if f.type is FieldType.MULTI_CHOICE:
-        return f"Choose at least one option for {f.label}."
+        return _("Choose at least one option for %(field)s.", field=f.label)
     if f.type is FieldType.COUNTRY:
-        return f"Choose a country for {f.label}."
+        return _("Choose a country for %(field)s.", field=f.label)
     if f.type is FieldType.FILE:
-        return f"Upload {f.label}."
+        return _("Upload %(field)s.", field=f.label)
     if f.type is FieldType.GROUP:
-        return f"Add at least {_lines(max(f.item_minimum, 1))} to {f.label}."
-    return f"Fill in {f.label}."
+        return _(
+            "Add at least %(lines)s to %(field)s.",
+            lines=_lines(max(f.item_minimum, 1)),
+            field=f.label,
+        )
+    return _("Fill in %(field)s.", field=f.label)

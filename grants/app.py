@@ -7,7 +7,7 @@ import threading
 import uuid
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel
+from flask_babel import Babel, gettext
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
@@ -17,6 +17,7 @@ from grants.config import Config
 from grants.db import make_engine, make_session_factory
 from grants.models import User
 from grants.runtime import Runtime, db_session
+from workflows import i18n as workflows_i18n
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -54,6 +55,8 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    # Messages made in pure code (refusals, field errors) are translated as they are made.
+    workflows_i18n.install(gettext)
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:

@@ -29,13 +29,14 @@ from grants.runtime import transaction
 from grants.services import accounts
 from grants.services.accounts import check_password, hash_password
 from grants.views.common import is_local_path
+from workflows.i18n import N_
 
 __all__ = ["bp", "check_password", "hash_password", "install_rate_limits", "start_session"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
-LOGIN_REFUSED = "E-mail or password is not correct, or the e-mail address is not confirmed yet."
+LOGIN_REFUSED = N_("E-mail or password is not correct, or the e-mail address is not confirmed yet.")
 
 
 def _safe_next(target: str | None) -> str:
@@ -68,7 +69,7 @@ def login() -> str | Response:
             "login refused (%s) for %r from %s", result.refusal, email[:254], request.remote_addr
         )
         refused = True
-    return render_template("auth/login.html", refused=refused, refused_message=LOGIN_REFUSED)
+    return render_template("auth/login.html", refused=refused, refused_message=_(LOGIN_REFUSED))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -85,9 +86,11 @@ def too_many_requests(_exc: HTTPException) -> tuple[str, int]:
     page = render_template(
         "errors/error.html",
         code=429,
-        title="Too many attempts",
-        message="For your security this form is paused after many attempts. Wait a few "
-        "minutes, then try again. If you forgot your password, you can choose a new one.",
+        title=_("Too many attempts"),
+        message=_(
+            "For your security this form is paused after many attempts. Wait a few "
+            "minutes, then try again. If you forgot your password, you can choose a new one."
+        ),
     )
     return page, 429
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.roles import Role
 
 if TYPE_CHECKING:
@@ -28,9 +29,10 @@ class NotFound(LookupError):
 
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role not in roles:
-        raise TransitionRefused(f"a {actor.role.label.lower()} may not do this")
+        role = _(actor.role.label).lower()
+        raise TransitionRefused(_("a %(role)s may not do this", role=role))
 
 
 def require_own(actor: Actor, application: Application) -> None:
     if actor.role != Role.APPLICANT or actor.organisation_id != application.organisation_id:
-        raise TransitionRefused("only the applicant organisation's staff may do this")
+        raise TransitionRefused(_("only the applicant organisation's staff may do this"))

@@ -17,6 +17,7 @@ from transitions import EventData, Machine, MachineError
 from workflows.definition import TransitionDef, WorkflowDefinition
 from workflows.errors import TransitionRefused
 from workflows.guards import GUARDS, TransitionContext, failed_guards
+from workflows.i18n import _
 from workflows.roles import Role
 
 
@@ -83,28 +84,46 @@ def fire(
     status = str(status)  # a StrEnum member would be looked up by its name
     candidates = definition.transitions_for(trigger)
     if not candidates:
-        raise TransitionRefused(f"'{trigger}' is not a step of the {definition.name} workflow")
+        raise TransitionRefused(
+            _(
+                "'%(step)s' is not a step of the %(workflow)s workflow",
+                step=trigger,
+                workflow=definition.name,
+            )
+        )
     from_here = [t for t in candidates if status in t.sources]
     if not from_here:
         raise TransitionRefused(
-            f"cannot {definition.label(trigger).lower()} while it is {status.replace('_', ' ')}"
+            _(
+                "cannot %(step)s while it is %(state)s",
+                step=definition.label(trigger).lower(),
+                state=status.replace("_", " "),
+            )
         )
     allowed = [t for t in from_here if role in t.roles]
     if not allowed:
         raise TransitionRefused(
-            f"a {Role(role).label.lower()} may not {definition.label(trigger).lower()}"
+            _(
+                "a %(role)s may not %(step)s",
+                role=Role(role).label.lower(),
+                step=definition.label(trigger).lower(),
+            )
         )
     subject = _Subject(status=status, ctx=ctx)
     machine = compile_machine(definition)
     try:
         moved = machine.events[trigger].trigger(subject)
     except MachineError as exc:  # the definition and machine disagree: a programming error
-        raise TransitionRefused(f"cannot {trigger} from {status}") from exc
+        raise TransitionRefused(
+            _("cannot %(step)s from %(state)s", step=trigger, state=status)
+        ) from exc
     if not moved:
         reasons = tuple(
             dict.fromkeys(g.explain(ctx) for t in allowed for g in failed_guards(t.guards, ctx))
         )
-        raise TransitionRefused(f"cannot {definition.label(trigger).lower()}", reasons=reasons)
+        raise TransitionRefused(
+            _("cannot %(step)s", step=definition.label(trigger).lower()), reasons=reasons
+        )
     taken = next(t for t in allowed if t.dest == subject.status and status in t.sources)
     return Outcome(source=status, dest=subject.status, transition=taken)
 

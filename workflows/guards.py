@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from workflows.i18n import N_, _
+
 
 @dataclass(frozen=True)
 class TransitionContext:
@@ -31,7 +33,8 @@ class Guard:
     detail: Callable[[TransitionContext], str] | None = None
 
     def explain(self, ctx: TransitionContext) -> str:
-        return f"{self.message} ({self.detail(ctx)})" if self.detail else self.message
+        message = _(self.message)
+        return f"{message} ({self.detail(ctx)})" if self.detail else message
 
 
 def _has_text(value: Any) -> bool:
@@ -73,121 +76,123 @@ def _within_cumulative_cap(ctx: TransitionContext) -> bool:
 GUARDS: dict[str, Guard] = {
     g.name: g
     for g in (
-        Guard("call_open", lambda c: c.fact("call_status") == "published", "the call is not open"),
+        Guard(
+            "call_open", lambda c: c.fact("call_status") == "published", N_("the call is not open")
+        ),
         Guard(
             "before_deadline",
             _deadline_not_passed,
-            "the call's deadline has passed",
+            N_("the call's deadline has passed"),
         ),
-        Guard("deadline_passed", _deadline_passed, "the call's deadline has not passed yet"),
+        Guard("deadline_passed", _deadline_passed, N_("the call's deadline has not passed yet")),
         Guard(
             "form_complete",
             lambda c: not c.fact("missing_fields"),
-            "the application form is incomplete",
-            lambda c: "missing: " + ", ".join(c.fact("missing_fields", [])),
+            N_("the application form is incomplete"),
+            lambda c: _("missing: %(fields)s", fields=", ".join(c.fact("missing_fields", []))),
         ),
         Guard(
             "declaration_signed",
             lambda c: bool(c.fact("declaration_signed")),
-            "the declaration of honour has not been signed",
+            N_("the declaration of honour has not been signed"),
         ),
-        Guard("reason_given", lambda c: _has_text(c.fact("reason")), "a reason is required"),
+        Guard("reason_given", lambda c: _has_text(c.fact("reason")), N_("a reason is required")),
         Guard(
             "eligibility_checks_recorded",
             lambda c: bool(c.fact("eligibility_checks")),
-            "no eligibility checks were recorded",
+            N_("no eligibility checks were recorded"),
         ),
         Guard(
             "all_eligibility_checks_passed",
             lambda c: all(check["passed"] for check in c.fact("eligibility_checks", [])),
-            "an eligibility check failed",
+            N_("an eligibility check failed"),
         ),
         Guard(
             "an_eligibility_check_failed",
             lambda c: any(not check["passed"] for check in c.fact("eligibility_checks", [])),
-            "every eligibility check passed",
+            N_("every eligibility check passed"),
         ),
         Guard(
             "enough_evaluators_assigned",
             lambda c: c.fact("evaluators_assigned", 0) >= c.fact("evaluators_required", 2),
-            "not enough independent evaluators are assigned",
+            N_("not enough independent evaluators are assigned"),
         ),
         Guard(
             "evaluations_complete",
             lambda c: c.fact("evaluations_submitted", 0) >= c.fact("evaluators_required", 2),
-            "not every assigned evaluator has submitted a score",
+            N_("not every assigned evaluator has submitted a score"),
         ),
         Guard(
             "consensus_recorded",
             lambda c: bool(c.fact("consensus_recorded")),
-            "the consensus scores are not recorded",
+            N_("the consensus scores are not recorded"),
         ),
         Guard(
             "ranked_selected",
             lambda c: c.fact("ranking_outcome") == "selected",
-            "the ranking did not place it within the funding line",
+            N_("the ranking did not place it within the funding line"),
         ),
         Guard(
             "ranked_reserve",
             lambda c: c.fact("ranking_outcome") == "reserve",
-            "the ranking did not place it on the reserve list",
+            N_("the ranking did not place it on the reserve list"),
         ),
         Guard(
             "ranked_rejected",
             lambda c: c.fact("ranking_outcome") == "rejected",
-            "the ranking did not reject it",
+            N_("the ranking did not reject it"),
         ),
         Guard(
             "budget_available",
             lambda c: c.fact("amount", Decimal(0)) <= c.fact("budget_remaining", Decimal(0)),
-            "the call's remaining budget cannot cover this voucher",
+            N_("the call's remaining budget cannot cover this voucher"),
         ),
         Guard(
             "within_cumulative_cap",
             _within_cumulative_cap,
-            "the SME would exceed its cumulative cap across the consortium's calls",
+            N_("the SME would exceed its cumulative cap across the consortium's calls"),
         ),
         Guard(
             "agreement_signed",
             lambda c: bool(c.fact("agreement_signed")),
-            "the voucher agreement has not been signed",
+            N_("the voucher agreement has not been signed"),
         ),
         Guard(
             "bank_account_valid",
             lambda c: bool(c.fact("iban_valid")),
-            "a valid IBAN and account holder are required",
+            N_("a valid IBAN and account holder are required"),
         ),
         Guard(
             "report_complete",
             lambda c: not c.fact("report_missing"),
-            "the final report is incomplete",
-            lambda c: "missing: " + ", ".join(c.fact("report_missing", [])),
+            N_("the final report is incomplete"),
+            lambda c: _("missing: %(fields)s", fields=", ".join(c.fact("report_missing", []))),
         ),
         Guard(
             "approved_costs_valid",
             _approved_costs_valid,
-            "approved costs must be between zero and the costs claimed",
+            N_("approved costs must be between zero and the costs claimed"),
         ),
         Guard(
             "prefinancing_settled",
             lambda c: not c.fact("open_instalments"),
-            "another instalment is still being processed",
+            N_("another instalment is still being processed"),
         ),
         Guard(
             "four_eyes",
             _four_eyes,
-            "the finance officer who prepared a payment cannot authorise it",
+            N_("the finance officer who prepared a payment cannot authorise it"),
         ),
         Guard(
             "call_configured",
             lambda c: not c.fact("call_problems"),
-            "the call is not ready to publish",
+            N_("the call is not ready to publish"),
             lambda c: "; ".join(c.fact("call_problems", [])),
         ),
         Guard(
             "no_pending_applications",
             lambda c: not c.fact("pending_applications"),
-            "applications are still in eligibility or evaluation",
+            N_("applications are still in eligibility or evaluation"),
         ),
     )
 }

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from workflows.i18n import _
 from workflows.money import format_eur
 
 __all__ = [
@@ -103,7 +104,13 @@ class _Kind:
         return len(str(int(max(abs(self.lowest), abs(self.maximum)))))
 
     def unreadable(self) -> NumberRefused:
-        return NumberRefused(f"{self.subject} must be written with digits, like {self.example}.")
+        return NumberRefused(
+            _(
+                "%(subject)s must be written with digits, like %(example)s.",
+                subject=self.subject,
+                example=self.example,
+            )
+        )
 
 
 def _show_percent(value: Decimal) -> str:
@@ -128,10 +135,9 @@ def parse_money(
     At most two decimals may be typed: a third is refused, never rounded. ``EUR`` or ``€``
     may stand before or after the amount. The default maximum fits NUMERIC(12, 2).
     """
-    subject = _subject(field_label, "The amount")
-    kind = _Kind(
-        subject, "7500, 7500,00 or 7 500,00", 2, minimum, maximum, format_eur, currency=True
-    )
+    subject = _subject(field_label, _("The amount"))
+    example = _("7500, 7500,00 or 7 500,00")
+    kind = _Kind(subject, example, 2, minimum, maximum, format_eur, currency=True)
     return _parse(value, kind).quantize(Decimal("0.01"))
 
 
@@ -145,8 +151,9 @@ def parse_percent(
 ) -> Decimal:
     """A percentage, 0 to 100 unless told otherwise, with at most ``decimals`` decimals;
     a ``%`` after it is allowed."""
-    subject = _subject(field_label, "The percentage")
-    kind = _Kind(subject, "30 or 33,33", decimals, minimum, maximum, _show_percent, percent=True)
+    subject = _subject(field_label, _("The percentage"))
+    example = _("30 or 33,33")
+    kind = _Kind(subject, example, decimals, minimum, maximum, _show_percent, percent=True)
     return _parse(value, kind)
 
 
@@ -155,7 +162,8 @@ def parse_score(value: object, *, maximum: Decimal, field_label: str | None = No
 
     The scale's own rule (half points) belongs to ``workflows.scoring``, which applies it.
     """
-    kind = _Kind(_subject(field_label, "The score"), "3 or 3.5", 2, Decimal(0), maximum, scale=True)
+    subject = _subject(field_label, _("The score"))
+    kind = _Kind(subject, _("3 or 3.5"), 2, Decimal(0), maximum, scale=True)
     return _parse(value, kind)
 
 
@@ -168,7 +176,8 @@ def parse_integer(
 ) -> int:
     """A whole number; thousands may be grouped (``12 000``), decimals are refused."""
     low = None if minimum is None else Decimal(minimum)
-    kind = _Kind(_subject(field_label, "The number"), "12 or 12 000", 0, low, Decimal(maximum))
+    subject = _subject(field_label, _("The number"))
+    kind = _Kind(subject, _("12 or 12 000"), 0, low, Decimal(maximum))
     return int(_parse(value, kind))
 
 
@@ -184,7 +193,8 @@ def parse_decimal(
 
     ``minimum=None`` allows negative values down to ``-maximum``.
     """
-    kind = _Kind(_subject(field_label, "The number"), "12 or 9,5", decimals, minimum, maximum)
+    subject = _subject(field_label, _("The number"))
+    kind = _Kind(subject, _("12 or 9,5"), decimals, minimum, maximum)
     return _parse(value, kind)
 
 
@@ -237,11 +247,21 @@ def _from_decimal(value: Decimal, kind: _Kind) -> Decimal:
 def _from_text(raw: str, kind: _Kind) -> Decimal:
     if len(raw) > MAX_TEXT:
         raise NumberRefused(
-            f"{kind.subject} is too long to be a number: write it with digits, like {kind.example}."
+            _(
+                "%(subject)s is too long to be a number: write it with digits, like %(example)s.",
+                subject=kind.subject,
+                example=kind.example,
+            )
         )
     typed = raw.strip()
     if not typed:
-        raise NumberRefused(f"Enter {kind.subject.lower()}, like {kind.example}.")
+        raise NumberRefused(
+            _(
+                "Enter %(subject)s, like %(example)s.",
+                subject=kind.subject.lower(),
+                example=kind.example,
+            )
+        )
     body = typed
     if kind.currency:
         before = _CURRENCY_BEFORE.match(body)
@@ -253,8 +273,12 @@ def _from_text(raw: str, kind: _Kind) -> Decimal:
         body = body[1:]
     if _EXPONENT.fullmatch(body):
         raise NumberRefused(
-            f"{kind.subject} must be written in full, like {kind.example}: "
-            "exponents such as 1e3 are not accepted."
+            _(
+                "%(subject)s must be written in full, like %(example)s: "
+                "exponents such as 1e3 are not accepted.",
+                subject=kind.subject,
+                example=kind.example,
+            )
         )
     runs, separators = _split(body, kind)
     integer, fraction = _integer_and_fraction(typed, runs, separators, kind)
@@ -329,52 +353,108 @@ def _grouped_by_three(groups: list[str]) -> bool:
 def _out_of_range(kind: _Kind, *, below: bool) -> NumberRefused:
     if kind.scale:
         low, high = kind.show(kind.lowest), kind.show(kind.maximum)
-        return NumberRefused(f"{kind.subject} must be between {low} and {high}.")
+        return NumberRefused(
+            _(
+                "%(subject)s must be between %(low)s and %(high)s.",
+                subject=kind.subject,
+                low=low,
+                high=high,
+            )
+        )
     if not below:
-        return NumberRefused(f"{kind.subject} cannot be more than {kind.show(kind.maximum)}.")
+        return NumberRefused(
+            _(
+                "%(subject)s cannot be more than %(maximum)s.",
+                subject=kind.subject,
+                maximum=kind.show(kind.maximum),
+            )
+        )
     if kind.lowest == 0:
-        return NumberRefused(f"{kind.subject} cannot be negative.")
-    return NumberRefused(f"{kind.subject} must be at least {kind.show(kind.lowest)}.")
+        return NumberRefused(_("%(subject)s cannot be negative.", subject=kind.subject))
+    return NumberRefused(
+        _(
+            "%(subject)s must be at least %(minimum)s.",
+            subject=kind.subject,
+            minimum=kind.show(kind.lowest),
+        )
+    )
 
 
 def _too_many_decimals(typed: str, kind: _Kind) -> NumberRefused:
     if kind.decimals == 0:
-        return NumberRefused(f"{kind.subject} must be a whole number, like {kind.example}.")
-    unit = " (cents)" if kind.currency else ""
+        return NumberRefused(
+            _(
+                "%(subject)s must be a whole number, like %(example)s.",
+                subject=kind.subject,
+                example=kind.example,
+            )
+        )
+    if kind.currency:
+        return NumberRefused(
+            _(
+                "%(subject)s can have at most %(decimals)s decimals (cents); “%(typed)s” is not "
+                "rounded: write the value you mean with fewer decimals.",
+                subject=kind.subject,
+                decimals=kind.decimals,
+                typed=typed,
+            )
+        )
     return NumberRefused(
-        f"{kind.subject} can have at most {kind.decimals} decimals{unit}; “{typed}” is not "
-        "rounded: write the value you mean with fewer decimals."
+        _(
+            "%(subject)s can have at most %(decimals)s decimals; “%(typed)s” is not "
+            "rounded: write the value you mean with fewer decimals.",
+            subject=kind.subject,
+            decimals=kind.decimals,
+            typed=typed,
+        )
     )
 
 
 def _badly_grouped(typed: str, kind: _Kind) -> NumberRefused:
     return NumberRefused(
-        f"“{typed}” cannot be read for sure: group thousands by three with one kind of "
-        f"separator and put the decimals after a single comma or point, like {kind.example}."
+        _(
+            "“%(typed)s” cannot be read for sure: group thousands by three with one kind of "
+            "separator and put the decimals after a single comma or point, like %(example)s.",
+            typed=typed,
+            example=kind.example,
+        )
     )
 
 
 def _ambiguous(typed: str, integer: str, fraction: str, mark: str, kind: _Kind) -> NumberRefused:
-    thousands = f"{integer}{fraction} or {integer} {fraction}"
+    whole = f"{integer}{fraction}"
+    thousands = _("%(whole)s or %(spaced)s", whole=whole, spaced=f"{integer} {fraction}")
     short = fraction.rstrip("0")
     if len(short) > kind.decimals:  # 12.345 as an amount: only the thousands reading fits
         allowed = (
-            f"at most {kind.decimals} decimals are allowed here"
+            _("at most %(decimals)s decimals are allowed here", decimals=kind.decimals)
             if kind.decimals
-            else "a whole number is needed here"
+            else _("a whole number is needed here")
         )
         return NumberRefused(
-            f"“{typed}” could mean {integer}{fraction} or {integer}{mark}{fraction}: "
-            f"write {thousands} if you mean {integer}{fraction} "
-            f"({allowed})."
+            _(
+                "“%(typed)s” could mean %(whole)s or %(marked)s: "
+                "write %(thousands)s if you mean %(whole)s (%(allowed)s).",
+                typed=typed,
+                whole=whole,
+                marked=f"{integer}{mark}{fraction}",
+                thousands=thousands,
+                allowed=allowed,
+            )
         )
     if kind.currency:
         small = f"{integer}{mark}{short.ljust(2, '0')}"
     else:
         small = f"{integer}{mark}{short}" if short else integer
     return NumberRefused(
-        f"“{typed}” could mean {integer}{fraction} or {small}: write {thousands} for the "
-        f"first, {small} for the second."
+        _(
+            "“%(typed)s” could mean %(whole)s or %(small)s: write %(thousands)s for the "
+            "first, %(small)s for the second.",
+            typed=typed,
+            whole=whole,
+            small=small,
+            thousands=thousands,
+        )
     )
 
 
@@ -386,5 +466,5 @@ def parse_id(value: object) -> int:
     """A row id sent back by a page (a chosen option, a version): plain ASCII digits only."""
     text = value.strip() if isinstance(value, str) else ""
     if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > _MAX_ID:
-        raise NumberRefused("choose an option from the list")
+        raise NumberRefused(_("choose an option from the list"))
     return int(text)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from workflows import numbers
+from workflows.i18n import _
 from workflows.numbers import plain
 
 HALF = Decimal("0.5")
@@ -32,15 +33,21 @@ class Criterion:
     def __post_init__(self) -> None:
         """Refuse a configuration no evaluator could score against."""
         if not self.key.strip():
-            raise ValueError("a criterion needs a key")
+            raise ValueError(_("a criterion needs a key"))
         if not self.name.strip():
-            raise ValueError(f"criterion {self.key!r} needs a name")
+            raise ValueError(_("criterion %(key)s needs a name", key=repr(self.key)))
         if self.max <= 0:
-            raise ValueError(f"{self.name}: the maximum must be above 0")
+            raise ValueError(_("%(name)s: the maximum must be above 0", name=self.name))
         if not Decimal(0) <= self.threshold <= self.max:
-            raise ValueError(f"{self.name}: the threshold must be between 0 and {plain(self.max)}")
+            raise ValueError(
+                _(
+                    "%(name)s: the threshold must be between 0 and %(maximum)s",
+                    name=self.name,
+                    maximum=plain(self.max),
+                )
+            )
         if self.weight < 0:
-            raise ValueError(f"{self.name}: the weight must not be negative")
+            raise ValueError(_("%(name)s: the weight must not be negative", name=self.name))
 
 
 DEFAULT_CRITERIA: list[dict] = [
@@ -78,23 +85,33 @@ def criteria_from_config(raw: list[dict]) -> list[Criterion]:
     seen: set[str] = set()
     for index, item in enumerate(raw, start=1):
         key = str(item.get("key") or "").strip()
-        where = f"criterion {index} ({key or 'no key'})"
+        where = _("criterion %(number)s (%(key)s)", number=index, key=key or _("no key"))
         if not key:
-            raise ValueError(f"{where}: a key is required")
+            raise ValueError(_("%(criterion)s: a key is required", criterion=where))
         if key in seen:
-            raise ValueError(f"{where}: the key {key!r} is used twice")
+            raise ValueError(
+                _("%(criterion)s: the key %(key)s is used twice", criterion=where, key=repr(key))
+            )
         seen.add(key)
         criteria.append(
             Criterion(
                 key=key,
                 name=str(item.get("name") or key).strip(),
-                max=_config_decimal(item.get("max"), Decimal(5), f"{where}: max"),
-                threshold=_config_decimal(item.get("threshold"), Decimal(3), f"{where}: threshold"),
-                weight=_config_decimal(item.get("weight"), Decimal(1), f"{where}: weight"),
+                max=_config_decimal(
+                    item.get("max"), Decimal(5), _("%(criterion)s: max", criterion=where)
+                ),
+                threshold=_config_decimal(
+                    item.get("threshold"),
+                    Decimal(3),
+                    _("%(criterion)s: threshold", criterion=where),
+                ),
+                weight=_config_decimal(
+                    item.get("weight"), Decimal(1), _("%(criterion)s: weight", criterion=where)
+                ),
             )
         )
     if not criteria:
-        raise ValueError("a call needs at least one criterion")
+        raise ValueError(_("a call needs at least one criterion"))
     return criteria
 
 
@@ -109,13 +126,17 @@ class ScoreError(ValueError):
 def _parse_one(criterion: Criterion, value: object) -> Decimal | str:
     """Return the score, or a message saying what is wrong with it."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return f"{criterion.name} needs a score"
+        return _("%(criterion)s needs a score", criterion=criterion.name)
     try:
         score = numbers.parse_score(value, maximum=criterion.max, field_label=criterion.name)
     except numbers.NumberRefused as exc:
         return exc.message
     if (score * 2) % 1 != 0:
-        return f"{criterion.name} must be in half points (e.g. 3 or 3.5), not {plain(score)}"
+        return _(
+            "%(criterion)s must be in half points (e.g. 3 or 3.5), not %(score)s",
+            criterion=criterion.name,
+            score=plain(score),
+        )
     return score.quantize(ONE_DECIMAL)
 
 
@@ -162,12 +183,25 @@ def passes_thresholds(
     for c in criteria:
         score = scores.get(c.key)
         if score is None:
-            reasons.append(f"{c.name} has no score")
+            reasons.append(_("%(criterion)s has no score", criterion=c.name))
         elif score < c.threshold:
-            reasons.append(f"{c.name} {plain(score)} is below the threshold {plain(c.threshold)}")
+            reasons.append(
+                _(
+                    "%(criterion)s %(score)s is below the threshold %(threshold)s",
+                    criterion=c.name,
+                    score=plain(score),
+                    threshold=plain(c.threshold),
+                )
+            )
     sum_ = sum((scores[c.key] for c in criteria if c.key in scores), Decimal(0))
     if sum_ < threshold_total:
-        reasons.append(f"total {plain(sum_)} is below the threshold {plain(threshold_total)}")
+        reasons.append(
+            _(
+                "total %(total)s is below the threshold %(threshold)s",
+                total=plain(sum_),
+                threshold=plain(threshold_total),
+            )
+        )
     return (not reasons, reasons)
 
 
@@ -184,8 +218,19 @@ def divergences(
             continue
         spread = max(values) - min(values)
         if spread >= limit:
-            unit = "point" if spread == 1 else "points"
-            flags.append(f"{c.name}: experts differ by {plain(spread)} {unit}")
+            if spread == 1:
+                flag = _(
+                    "%(criterion)s: experts differ by %(spread)s point",
+                    criterion=c.name,
+                    spread=plain(spread),
+                )
+            else:
+                flag = _(
+                    "%(criterion)s: experts differ by %(spread)s points",
+                    criterion=c.name,
+                    spread=plain(spread),
+                )
+            flags.append(flag)
     return flags
 
 

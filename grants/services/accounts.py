@@ -36,6 +36,7 @@ from grants.models import User
 from grants.services import audit, mail
 from grants.services.actor import Actor
 from grants.services.workflow import NotFound
+from workflows.i18n import _
 from workflows.roles import Role
 
 log = logging.getLogger(__name__)
@@ -127,15 +128,15 @@ def password_errors(
     squashed = "".join(password.lower().split())
     email = email.strip().lower()
     if len(password) < MIN_PASSWORD_LENGTH:
-        errors[field] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        errors[field] = _("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
     elif len(password) > MAX_PASSWORD_LENGTH:
-        errors[field] = f"Use at most {MAX_PASSWORD_LENGTH} characters."
+        errors[field] = _("Use at most %(count)s characters.", count=MAX_PASSWORD_LENGTH)
     elif email and squashed in {email, email.partition("@")[0]}:
-        errors[field] = "Do not use your e-mail address as your password."
+        errors[field] = _("Do not use your e-mail address as your password.")
     elif squashed in COMMON_PASSWORDS or len(set(squashed)) < 4:
-        errors[field] = "This password is too common or too easy to guess; choose another."
+        errors[field] = _("This password is too common or too easy to guess; choose another.")
     if confirm != password:
-        errors[f"{field}_confirm"] = "The two passwords are not the same."
+        errors[f"{field}_confirm"] = _("The two passwords are not the same.")
     return errors
 
 
@@ -355,13 +356,13 @@ def register(
     email = normalise_email(email)
     errors: dict[str, str] = {}
     if not name:
-        errors["full_name"] = "Enter your name."
+        errors["full_name"] = _("Enter your name.")
     elif len(name) > 200:
-        errors["full_name"] = "Use at most 200 characters."
+        errors["full_name"] = _("Use at most %(count)s characters.", count=200)
     if not email:
-        errors["email"] = "Enter your e-mail address."
+        errors["email"] = _("Enter your e-mail address.")
     elif len(email) > 254 or not _EMAIL.match(email):
-        errors["email"] = "Enter an e-mail address like name@company.eu."
+        errors["email"] = _("Enter an e-mail address like name@company.eu.")
     errors |= password_errors(password, password_confirm, email=email)
     if errors:
         raise FormErrors(errors)
@@ -551,10 +552,10 @@ def change_password(
         raise NotFound("no such user")
     errors: dict[str, str] = {}
     if len(current) > MAX_PASSWORD_LENGTH or not check_password(user, current):
-        errors["current_password"] = "This is not your current password."
+        errors["current_password"] = _("This is not your current password.")
     errors |= password_errors(password, password_confirm, email=user.email)
     if not errors and password == current:
-        errors["password"] = "Choose a password different from the current one."
+        errors["password"] = _("Choose a password different from the current one.")
     if errors:
         raise FormErrors(errors)
     before = {"session_version": user.session_version}
@@ -624,13 +625,13 @@ def list_users(
 def set_active(session: Session, actor: Actor, user_id: int, *, active: bool) -> User:
     """Deactivate (logging the account out everywhere) or reactivate an account."""
     if actor.role != Role.ADMIN:
-        raise AccountRefused("Only an administrator may deactivate or reactivate accounts.")
+        raise AccountRefused(_("Only an administrator may deactivate or reactivate accounts."))
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("no such user")
     if user.id == actor.user_id:
         raise AccountRefused(
-            "You cannot deactivate or reactivate your own account; ask another administrator."
+            _("You cannot deactivate or reactivate your own account; ask another administrator.")
         )
     if user.active == active:
         return user

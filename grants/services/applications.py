@@ -47,6 +47,7 @@ from grants.services.workflow import (
 from workflows import numbers
 from workflows.call import CallState
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -59,8 +60,10 @@ class DraftConflict(TransitionRefused):
         self.current_version = application.version
         self.saved_at = application.updated_at
         super().__init__(
-            "this draft was saved from another browser or by a colleague after you opened it; "
-            "your changes are not saved yet"
+            _(
+                "this draft was saved from another browser or by a colleague after you opened "
+                "it; your changes are not saved yet"
+            )
         )
 
 
@@ -94,7 +97,7 @@ def current_form(session: Session, call: Call) -> CallForm:
         select(CallForm).where(CallForm.call_id == call.id, CallForm.version == call.form_version)
     )
     if form is None:
-        raise TransitionRefused("this call has no application form yet")
+        raise TransitionRefused(_("this call has no application form yet"))
     return form
 
 
@@ -111,9 +114,11 @@ def parse_amount(raw: object) -> Decimal | None:
     """The requested amount, or None when left empty (a draft may lack it)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    value = money_field(raw, "requested_amount", label="The requested amount")
+    value = money_field(raw, "requested_amount", label=_("The requested amount"))
     if value == 0:
-        raise ValidationFailed({"requested_amount": "The requested amount must be more than zero."})
+        raise ValidationFailed(
+            {"requested_amount": _("The requested amount must be more than zero.")}
+        )
     return value
 
 
@@ -127,15 +132,17 @@ def create_draft(
 ) -> Application:
     require_role(actor, Role.APPLICANT)
     if actor.organisation_id is None:
-        raise TransitionRefused("your account is not linked to an organisation yet")
+        raise TransitionRefused(_("your account is not linked to an organisation yet"))
     call = load_call(session, call_id)
     now = now or utcnow()
     if call.status != CallState.PUBLISHED or now >= call.deadline:
-        raise TransitionRefused("this call is not open for applications")
+        raise TransitionRefused(_("this call is not open for applications"))
     if now < call.opens_at:
         raise TransitionRefused(
-            f"this call opens on {local_time(call.opens_at, call.timezone)}; "
-            "applications can be started from then"
+            _(
+                "this call opens on %(opens)s; applications can be started from then",
+                opens=local_time(call.opens_at, call.timezone),
+            )
         )
     existing = (
         session.query(Application)
@@ -144,7 +151,10 @@ def create_draft(
     )
     if existing is not None:
         raise TransitionRefused(
-            f"your organisation already has application {existing.reference} in this call"
+            _(
+                "your organisation already has application %(reference)s in this call",
+                reference=existing.reference,
+            )
         )
     application = Application(
         reference=f"{call.reference}-{call.next_number:04d}",
@@ -199,7 +209,7 @@ def save_draft(
     """
     application = load_own_application(session, actor, application_id)
     if application.status != AppState.DRAFT:
-        raise TransitionRefused("a submitted application can no longer be edited")
+        raise TransitionRefused(_("a submitted application can no longer be edited"))
     fields = form_fields(application)
     stored = application.answers or {}
     answers = dict(answers)
@@ -212,8 +222,9 @@ def save_draft(
     try:
         amount = parse_amount(requested_amount)
         if amount is not None and amount > application.call.max_per_voucher:
-            errors["requested_amount"] = (
-                f"the voucher maximum is {format_eur(application.call.max_per_voucher)}"
+            errors["requested_amount"] = _(
+                "the voucher maximum is %(maximum)s",
+                maximum=format_eur(application.call.max_per_voucher),
             )
     except ValidationFailed as exc:
         amount = application.requested_amount
@@ -281,9 +292,9 @@ def missing_for_submission(application: Application) -> list[str]:
     answers = application.answers or {}
     missing = []
     if not application.title:
-        missing.append("Project title")
+        missing.append(_("Project title"))
     if application.requested_amount is None:
-        missing.append("Requested amount")
+        missing.append(_("Requested amount"))
     missing.extend(missing_required(fields, answers))
     errors = validate(fields, answers, references=references(application))
     for path, message in errors.items():
@@ -294,12 +305,12 @@ def missing_for_submission(application: Application) -> list[str]:
     files = current_attachments(application)
     for f in fields:
         if f.type is FieldType.FILE and answers.get(f.name) and f.name not in files:
-            missing.append(f"{f.label} (upload the file again)")
+            missing.append(_("%(field)s (upload the file again)", field=f.label))
     if (
         application.requested_amount is not None
         and application.requested_amount > application.call.max_per_voucher
     ):
-        missing.append("Requested amount within the voucher maximum")
+        missing.append(_("Requested amount within the voucher maximum"))
     return missing
 
 
@@ -340,7 +351,7 @@ def submit(
     is refused as any second submission is.
     """
     if token is not None and not TOKEN_RE.fullmatch(token):
-        raise TransitionRefused("the submission form is damaged; reload the page and try again")
+        raise TransitionRefused(_("the submission form is damaged; reload the page and try again"))
     application = load_own_application(session, actor, application_id)
     if (
         token is not None

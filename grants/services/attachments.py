@@ -51,6 +51,7 @@ from grants.services.applications import (
 )
 from grants.services.workflow import NotFound, flush_or_refuse, load_own_application
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -163,8 +164,10 @@ def safe_filename(name: str, kind: str) -> str:
 
 
 def _kinds_text(kinds: tuple[str, ...]) -> str:
-    labels = [FILE_KINDS[k][1] for k in kinds]
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+    labels = [_(FILE_KINDS[k][1]) for k in kinds]
+    if len(labels) == 1:
+        return labels[0]
+    return _("%(kinds)s or %(last)s", kinds=", ".join(labels[:-1]), last=labels[-1])
 
 
 def _file_field(application: Application, field_name: str) -> Field:
@@ -177,27 +180,37 @@ def _file_field(application: Application, field_name: str) -> Field:
 def check_upload(f: Field, data: bytes) -> str:
     """The kind of an acceptable upload for ``f``; ``ValidationFailed`` says what is wrong."""
     if not data:
-        raise ValidationFailed({f.name: "The file is empty; choose the file again."})
+        raise ValidationFailed({f.name: _("The file is empty; choose the file again.")})
     if len(data) > f.file_max_bytes:
         limit = f.file_max_bytes // (1024 * 1024)
         raise ValidationFailed(
-            {f.name: f"The file is {human_size(len(data))}; files here may be at most {limit} MB."}
+            {
+                f.name: _(
+                    "The file is %(size)s; files here may be at most %(limit)s MB.",
+                    size=human_size(len(data)),
+                    limit=limit,
+                )
+            }
         )
     kind = sniff(data)
     if kind is None:
         raise ValidationFailed(
             {
-                f.name: "This file is not a "
-                + _kinds_text(tuple(FILE_KINDS))
-                + " file (checked from its content, not its name). Save it in one of those "
-                "formats and upload it again."
+                f.name: _(
+                    "This file is not a %(kinds)s file (checked from its content, not its "
+                    "name). Save it in one of those formats and upload it again.",
+                    kinds=_kinds_text(tuple(FILE_KINDS)),
+                )
             }
         )
     if kind not in f.accepted_kinds:
         raise ValidationFailed(
             {
-                f.name: f"This file is a {FILE_KINDS[kind][1]}; this question accepts "
-                f"{_kinds_text(f.accepted_kinds)} only."
+                f.name: _(
+                    "This file is a %(kind)s; this question accepts %(accepted)s only.",
+                    kind=_(FILE_KINDS[kind][1]),
+                    accepted=_kinds_text(f.accepted_kinds),
+                )
             }
         )
     return kind
@@ -229,7 +242,9 @@ def upload(
     """
     application = load_own_application(session, actor, application_id)
     if application.status != AppState.DRAFT:
-        raise TransitionRefused("a submitted application can no longer be changed, nor its files")
+        raise TransitionRefused(
+            _("a submitted application can no longer be changed, nor its files")
+        )
     if expected_version is not None and expected_version != application.version:
         raise DraftConflict(application, expected_version)
     f = _file_field(application, field_name)
@@ -244,15 +259,18 @@ def upload(
         )
         raise ValidationFailed(
             {
-                f.name: "The virus check found a threat in this file"
-                + (f" ({verdict.detail})" if verdict.detail else "")
-                + "; it was not kept."
+                f.name: _(
+                    "The virus check found a threat in this file (%(detail)s); it was not kept.",
+                    detail=verdict.detail,
+                )
+                if verdict.detail
+                else _("The virus check found a threat in this file; it was not kept.")
             }
         )
     digest = sha256_hex(data)
     key = storage_key(digest)
     if not storage.exists(key) and storage.put(key, data) != digest:  # pragma: no cover
-        raise TransitionRefused("the file could not be stored; try again")
+        raise TransitionRefused(_("the file could not be stored; try again"))
     now = now or utcnow()
     previous = next(
         (

@@ -27,6 +27,7 @@ from grants.services.workflow import (
 from workflows import ranking
 from workflows.call import CallState
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.money import prefinancing_amount
 from workflows.registry import application_states_where
 from workflows.roles import Role
@@ -82,13 +83,21 @@ def rank_call(session: Session, actor: Actor, call_id: int) -> list[ranking.Plac
     batch = call.batch_ranking and call.status == CallState.PUBLISHED
     if call.status != CallState.EVALUATING and not batch:
         raise TransitionRefused(
-            "ranking happens once the call is closed and in evaluation"
-            + ("" if call.batch_ranking else " (this call has no cut-off batches)")
+            _("ranking happens once the call is closed and in evaluation")
+            if call.batch_ranking
+            else _(
+                "ranking happens once the call is closed and in evaluation "
+                "(this call has no cut-off batches)"
+            )
         )
     pending = 0 if batch else pending_count(session, call.id)
     if pending:
         raise TransitionRefused(
-            f"{pending} application(s) are still in eligibility or evaluation; finish them first"
+            _(
+                "%(count)s application(s) are still in eligibility or evaluation; "
+                "finish them first",
+                count=pending,
+            )
         )
     evaluated = session.scalars(
         select(Application)
@@ -97,7 +106,7 @@ def rank_call(session: Session, actor: Actor, call_id: int) -> list[ranking.Plac
         .with_for_update()
     ).all()
     if not evaluated:
-        raise TransitionRefused("no evaluated application is waiting to be ranked")
+        raise TransitionRefused(_("no evaluated application is waiting to be ranked"))
     candidates = []
     for application in evaluated:
         consensus = application.consensus or {}
@@ -259,7 +268,7 @@ def accept(
     application = load_own_application(session, actor, application_id)
     compact = normalise_iban(iban)
     if iban.strip() and compact is None:
-        raise ValidationFailed({"iban": "this is not a valid IBAN (check digits or length)"})
+        raise ValidationFailed({"iban": _("this is not a valid IBAN (check digits or length)")})
     now = utcnow()
     return apply(
         session,

@@ -26,6 +26,7 @@ from grants.services.workflow import StepResult, apply, flush_or_refuse, load_ca
 from workflows import scoring
 from workflows.call import CallState
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.registry import DEFAULT_APPLICATION_WORKFLOW
 from workflows.roles import Role
 
@@ -61,22 +62,22 @@ class CallSpec:
 def _spec_errors(spec: CallSpec) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not spec.reference.strip():
-        errors["reference"] = "a call needs a reference"
+        errors["reference"] = _("a call needs a reference")
     if not spec.title.strip():
-        errors["title"] = "a call needs a title"
+        errors["title"] = _("a call needs a title")
     if spec.budget <= 0:
-        errors["budget"] = "the budget must be more than zero"
+        errors["budget"] = _("the budget must be more than zero")
     if not 0 < spec.max_per_voucher <= spec.budget:
-        errors["max_per_voucher"] = "the voucher maximum must be positive and within the budget"
+        errors["max_per_voucher"] = _("the voucher maximum must be positive and within the budget")
     if spec.deadline <= spec.opens_at:
-        errors["deadline"] = "the deadline must come after the opening"
+        errors["deadline"] = _("the deadline must come after the opening")
     for name in ("offer_acceptance_days", "report_window_days"):
         if not 0 < getattr(spec, name) <= 365:
-            errors[name] = "give a number of days between 1 and 365"
+            errors[name] = _("give a number of days between 1 and 365")
     try:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = f"unknown timezone {spec.timezone!r}"
+        errors["timezone"] = _("unknown timezone %(timezone)s", timezone=repr(spec.timezone))
     try:
         scoring.criteria_from_config(spec.criteria)
     except ValueError as exc:
@@ -92,7 +93,7 @@ def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
     require_role(actor, Role.OFFICER)
     errors = _spec_errors(spec)
     if session.scalar(select(Call.id).where(Call.reference == spec.reference)) is not None:
-        errors["reference"] = f"a call {spec.reference} already exists"
+        errors["reference"] = _("a call %(reference)s already exists", reference=spec.reference)
     if errors:
         raise ValidationFailed(errors)
     workflow = DEFAULT_APPLICATION_WORKFLOW
@@ -147,9 +148,9 @@ def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
 def _publish_problems(call: Call, now: datetime) -> list[str]:
     problems = []
     if call.deadline - max(now, call.opens_at) < timedelta(days=MIN_OPEN_DAYS):
-        problems.append(f"the call must stay open at least {MIN_OPEN_DAYS} days")
+        problems.append(_("the call must stay open at least %(days)s days", days=MIN_OPEN_DAYS))
     if not call.form:
-        problems.append("the call has no application form")
+        problems.append(_("the call has no application form"))
     return problems
 
 
@@ -215,7 +216,7 @@ class _NoAliasLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed here", event.start_mark
+                None, None, _("aliases (*name) are not allowed here"), event.start_mark
             )
         return super().compose_node(parent, index)
 
@@ -223,23 +224,48 @@ class _NoAliasLoader(yaml.SafeLoader):
 def _load_text(raw_text: str) -> Any:
     text = raw_text.strip()
     if not text:
-        raise FormDefinitionError(["the definition is empty: paste a JSON or YAML list of fields"])
+        raise FormDefinitionError(
+            [_("the definition is empty: paste a JSON or YAML list of fields")]
+        )
     if len(text) > MAX_FORM_TEXT:
-        raise FormDefinitionError([f"the definition is too long (over {MAX_FORM_TEXT} characters)"])
+        raise FormDefinitionError(
+            [
+                _(
+                    "the definition is too long (over %(count)s characters)",
+                    count=MAX_FORM_TEXT,
+                )
+            ]
+        )
     if text[0] in "[{":
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise FormDefinitionError(
-                [f"JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+                [
+                    _(
+                        "JSON: line %(line)s, column %(column)s: %(problem)s",
+                        line=exc.lineno,
+                        column=exc.colno,
+                        problem=exc.msg,
+                    )
+                ]
             ) from None
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader: yaml.safe_load's rules
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise FormDefinitionError([f"YAML: {where}{problem}"]) from None
+        message = (
+            _(
+                "YAML: line %(line)s, column %(column)s: %(problem)s",
+                line=mark.line + 1,
+                column=mark.column + 1,
+                problem=problem,
+            )
+            if mark
+            else _("YAML: %(problem)s", problem=problem)
+        )
+        raise FormDefinitionError([message]) from None
 
 
 def parse_form_text(raw_text: str) -> list[dict[str, Any]]:
@@ -253,7 +279,7 @@ def parse_form_text(raw_text: str) -> list[dict[str, Any]]:
         data = data["fields"]
     fields = parse_form(data)
     if not fields:
-        raise FormDefinitionError(["the form needs at least one field"])
+        raise FormDefinitionError([_("the form needs at least one field")])
     return dump_form(fields)
 
 
@@ -286,13 +312,21 @@ def update_form(session: Session, actor: Actor, call_id: int, raw_text: str) -> 
     call = load_call(session, call_id)
     if call.status not in FORM_EDITABLE:
         raise TransitionRefused(
-            f"the application form can only change while the call is a draft or open; "
-            f"this call is {call.status}"
+            _(
+                "the application form can only change while the call is a draft or open; "
+                "this call is %(state)s",
+                state=call.status,
+            )
         )
     definition = parse_form_text(raw_text)
     if definition == dump_form(parse_form(call.form)):
         raise FormDefinitionError(
-            [f"this is the same form as version {call.form_version}: nothing to save"]
+            [
+                _(
+                    "this is the same form as version %(version)s: nothing to save",
+                    version=call.form_version,
+                )
+            ]
         )
     latest = session.scalar(select(func.max(CallForm.version)).where(CallForm.call_id == call.id))
     version = (latest or 0) + 1

@@ -13,6 +13,7 @@ from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
 from grants.services.workflow import StepResult, apply, load_application
 from workflows.eligibility import MANUAL_CHECKS, automatic_checks
+from workflows.i18n import _
 from workflows.roles import Role
 
 
@@ -47,7 +48,7 @@ def record_eligibility(
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
     errors = {
-        key: "give the evidence for this check"
+        key: _("give the evidence for this check")
         for key, _name in MANUAL_CHECKS
         if key not in manual or not manual[key][1].strip()
     }

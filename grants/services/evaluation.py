@@ -23,6 +23,7 @@ from grants.services.workflow import (
 )
 from workflows import scoring
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -40,9 +41,13 @@ def _add_evaluator(
 ) -> Evaluation:
     evaluator = session.get(User, evaluator_id)
     if evaluator is None or evaluator.role != Role.EVALUATOR or not evaluator.active:
-        raise ValidationFailed({"evaluators": f"user {evaluator_id} is not an active evaluator"})
+        raise ValidationFailed(
+            {"evaluators": _("user %(id)s is not an active evaluator", id=evaluator_id)}
+        )
     if any(e.evaluator_id == evaluator_id for e in application.evaluations):
-        raise ValidationFailed({"evaluators": f"{evaluator.full_name} is already assigned"})
+        raise ValidationFailed(
+            {"evaluators": _("%(name)s is already assigned", name=evaluator.full_name)}
+        )
     evaluation = Evaluation(application=application, evaluator_id=evaluator_id)
     session.add(evaluation)
     flush_or_refuse(session)
@@ -64,7 +69,7 @@ def assign_evaluators(
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
     if application.status != AppState.ELIGIBLE:
-        raise TransitionRefused("evaluators are assigned once an application is eligible")
+        raise TransitionRefused(_("evaluators are assigned once an application is eligible"))
     for evaluator_id in dict.fromkeys(evaluator_ids):
         _add_evaluator(session, actor, application, evaluator_id)
     session.refresh(application, ["evaluations"])
@@ -87,7 +92,7 @@ def replace_conflicted(
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
     if application.status != AppState.IN_EVALUATION:
-        raise TransitionRefused("the application is not in evaluation")
+        raise TransitionRefused(_("the application is not in evaluation"))
     return _add_evaluator(session, actor, application, evaluator_id)
 
 
@@ -98,7 +103,7 @@ def _own_evaluation(session: Session, actor: Actor, evaluation_id: int) -> Evalu
     if evaluation is None or evaluation.evaluator_id != actor.user_id:
         raise NotFound(f"no evaluation {evaluation_id} assigned to you")
     if evaluation.application.status != AppState.IN_EVALUATION:
-        raise TransitionRefused("this application is not in evaluation any more")
+        raise TransitionRefused(_("this application is not in evaluation any more"))
     return evaluation
 
 
@@ -129,9 +134,9 @@ def declare_interest(
     require_role(actor, Role.EVALUATOR)
     evaluation = _own_evaluation(session, actor, evaluation_id)
     if evaluation.status != EvaluationStatus.ASSIGNED:
-        raise TransitionRefused("the declaration for this proposal was already made")
+        raise TransitionRefused(_("the declaration for this proposal was already made"))
     if conflict and not statement.strip():
-        raise ValidationFailed({"statement": "describe the conflict of interest"})
+        raise ValidationFailed({"statement": _("describe the conflict of interest")})
     evaluation.status = EvaluationStatus.CONFLICT if conflict else EvaluationStatus.ACCEPTED
     evaluation.coi_declared_at = utcnow()
     evaluation.coi_statement = statement.strip() or "I have no conflict of interest."
@@ -161,14 +166,16 @@ def submit_scores(
     evaluation = _own_evaluation(session, actor, evaluation_id)
     if evaluation.status != EvaluationStatus.ACCEPTED:
         raise TransitionRefused(
-            "declare that you have no conflict of interest before scoring"
+            _("declare that you have no conflict of interest before scoring")
             if evaluation.status == EvaluationStatus.ASSIGNED
-            else "you can no longer score this proposal"
+            else _("you can no longer score this proposal")
         )
     criteria = criteria_of(evaluation.application)
     parsed = _parsed_scores(criteria, scores)
     missing_comments = {
-        c.key: f"{c.name} needs a comment" for c in criteria if not comments.get(c.key, "").strip()
+        c.key: _("%(criterion)s needs a comment", criterion=c.name)
+        for c in criteria
+        if not comments.get(c.key, "").strip()
     }
     if missing_comments:
         raise ValidationFailed(missing_comments)

@@ -32,6 +32,7 @@ from grants.services.workflow import (
 )
 from workflows import money
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.payment import PaymentState
 from workflows.roles import Role
 from workflows.voucher import AppState
@@ -85,7 +86,7 @@ def _new_payment(
     session: Session, actor: Actor, application: Application, kind: Instalment, amount: Decimal
 ) -> Payment:
     if not application.iban or not application.account_holder:
-        raise TransitionRefused("the voucher has no verified bank account")
+        raise TransitionRefused(_("the voucher has no verified bank account"))
     payment = Payment(
         application=application,
         instalment=kind,
@@ -106,14 +107,14 @@ def prepare_prefinancing(session: Session, actor: Actor, application_id: int) ->
     require_role(actor, Role.FINANCE)
     application = load_application(session, application_id)
     if application.status != AppState.CONTRACTED:
-        raise TransitionRefused("pre-financing is paid while the voucher is contracted")
+        raise TransitionRefused(_("pre-financing is paid while the voucher is contracted"))
     if instalment(application, Instalment.PREFINANCING) is not None:
-        raise TransitionRefused("the pre-financing instalment already exists")
+        raise TransitionRefused(_("the pre-financing instalment already exists"))
     amount = money.prefinancing_amount(
         application.awarded_amount or Decimal(0), application.call.prefinancing_percent
     )
     if amount <= 0:
-        raise TransitionRefused("this call has no pre-financing")
+        raise TransitionRefused(_("this call has no pre-financing"))
     payment = _new_payment(session, actor, application, Instalment.PREFINANCING, amount)
     event = audit.record(
         session,
@@ -189,14 +190,16 @@ def _pay_row(
 
 def _payment_reference(raw: str) -> str:
     if not raw.strip():
-        raise ValidationFailed({"payment_reference": "give the bank's payment reference"})
+        raise ValidationFailed({"payment_reference": _("give the bank's payment reference")})
     return raw.strip()
 
 
 def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> StepResult:
     """Second finance officer: never the one who prepared it (also a database constraint)."""
     _application, payment = _load_prefinancing(
-        session, payment_id, balance_refusal="the balance is authorised from the application's page"
+        session,
+        payment_id,
+        balance_refusal=_("the balance is authorised from the application's page"),
     )
     result = _authorise_row(session, actor, payment, inner=False)
     result.set_document_details(_order_details(session, payment))
@@ -209,7 +212,7 @@ def mark_instalment_paid(
     application, payment = _load_prefinancing(
         session,
         payment_id,
-        balance_refusal="the balance is marked paid from the application's page",
+        balance_refusal=_("the balance is marked paid from the application's page"),
     )
     reference = _payment_reference(payment_reference)
     result = _pay_row(session, actor, payment, reference, inner=False)
@@ -220,7 +223,7 @@ def mark_instalment_paid(
 def balance_amount(application: Application) -> Decimal:
     report = latest_report(application)
     if report is None or report.approved_costs is None:
-        raise TransitionRefused("the final report is not approved")
+        raise TransitionRefused(_("the final report is not approved"))
     return money.balance_due(
         approved_costs=report.approved_costs,
         funding_rate_percent=application.call.funding_rate,
@@ -237,8 +240,11 @@ def prepare_payment(session: Session, actor: Actor, application_id: int) -> Step
     amount = balance_amount(application) if application.status == AppState.REPORT_APPROVED else None
     if amount is not None and amount < 0:
         raise TransitionRefused(
-            f"the approved costs justify less than was paid: {format_eur(-amount)} must be "
-            "recovered; terminate the agreement with recovery instead"
+            _(
+                "the approved costs justify less than was paid: %(amount)s must be "
+                "recovered; terminate the agreement with recovery instead",
+                amount=format_eur(-amount),
+            )
         )
     facts = {"open_instalments": open_instalments}
     # Ask first, so a refused step creates no payment row.
@@ -259,7 +265,7 @@ def prepare_payment(session: Session, actor: Actor, application_id: int) -> Step
 def _balance(application: Application) -> Payment:
     payment = instalment(application, Instalment.BALANCE)
     if payment is None:
-        raise TransitionRefused("no balance payment has been prepared")
+        raise TransitionRefused(_("no balance payment has been prepared"))
     return payment
 
 

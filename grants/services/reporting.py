@@ -23,6 +23,7 @@ from grants.services.workflow import (
     load_own_application,
 )
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.money import subcontracting_share_ok
 from workflows.roles import Role
 from workflows.voucher import AppState
@@ -43,19 +44,19 @@ def submit_report(
 ) -> StepResult:
     application = load_own_application(session, actor, application_id)
     if application.status != AppState.CONTRACTED:
-        raise TransitionRefused("a final report is submitted once the agreement is signed")
-    claimed = money_field(claimed_costs, "claimed_costs", label="The costs incurred")
+        raise TransitionRefused(_("a final report is submitted once the agreement is signed"))
+    claimed = money_field(claimed_costs, "claimed_costs", label=_("The costs incurred"))
     subcontracted = money_field(
-        subcontracted_costs or "0", "subcontracted_costs", label="The subcontracted costs"
+        subcontracted_costs or "0", "subcontracted_costs", label=_("The subcontracted costs")
     )
     award = application.awarded_amount or Decimal(0)
     if not subcontracting_share_ok(subcontracted, award):
         raise ValidationFailed(
-            {"subcontracted_costs": "subcontracting may not exceed 25% of the voucher budget"}
+            {"subcontracted_costs": _("subcontracting may not exceed 25% of the voucher budget")}
         )
-    missing = [] if summary.strip() else ["summary of activities and results"]
+    missing = [] if summary.strip() else [_("summary of activities and results")]
     if claimed == 0:
-        missing.append("costs incurred")
+        missing.append(_("costs incurred"))
     now = utcnow()
     report: Report | None = None
     if not missing:  # a refused report is not attached to the application, even in memory
@@ -95,7 +96,7 @@ def _report_under_review(application: Application) -> Report | None:
         return None
     report = latest_report(application)
     if report is None or report.outcome is not None:
-        raise TransitionRefused("there is no report waiting for review")
+        raise TransitionRefused(_("there is no report waiting for review"))
     return report
 
 
@@ -125,7 +126,7 @@ def approve_report(
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
     report = _report_under_review(application)
-    approved = money_field(approved_costs, "approved_costs", label="The approved costs")
+    approved = money_field(approved_costs, "approved_costs", label=_("The approved costs"))
     result = apply(
         session,
         actor,

@@ -27,6 +27,7 @@ from workflows.call import CALL_V1
 from workflows.definition import WorkflowDefinition
 from workflows.errors import TransitionRefused
 from workflows.guards import TransitionContext
+from workflows.i18n import _
 from workflows.payment import PAYMENT_V1
 
 M = TypeVar("M", bound=Base)
@@ -100,7 +101,7 @@ def flush_or_refuse(session: Session) -> None:
         session.flush()
     except StaleDataError as exc:
         raise TransitionRefused(
-            "someone else changed this at the same time; reload the page and try again"
+            _("someone else changed this at the same time; reload the page and try again")
         ) from exc
 
 

@@ -21,6 +21,7 @@ from grants.services.workflow import load_application
 from grants.steps.model import Notice, Recipient, Step
 from workflows import numbers
 from workflows.eligibility import MANUAL_CHECKS
+from workflows.i18n import _
 from workflows.voucher import AppState
 
 Form = MultiDict[str, str]
@@ -46,7 +47,7 @@ def _check_eligibility(s: Session, a: Actor, app_id: int, form: Form) -> object:
     for key, _name in MANUAL_CHECKS:
         verdict = form.get(f"manual_{key}")
         if verdict not in ("passed", "failed"):
-            errors[key] = "choose passed or failed"
+            errors[key] = _("choose passed or failed")
             continue
         manual[key] = (verdict == "passed", form.get(f"evidence_{key}", ""))
     if errors:
@@ -66,7 +67,7 @@ def _assign_evaluators(s: Session, a: Actor, app_id: int, form: Form) -> object:
     try:
         ids = [numbers.parse_id(v) for v in form.getlist("evaluator_ids")]
     except numbers.NumberRefused:
-        raise ValidationFailed({"evaluators": "choose evaluators from the list"}) from None
+        raise ValidationFailed({"evaluators": _("choose evaluators from the list")}) from None
     return evaluation.assign_evaluators(s, a, app_id, ids)
 
 

@@ -28,6 +28,7 @@ from grants.services.organisations.profile import (
     _text,
 )
 from workflows.errors import TransitionRefused
+from workflows.i18n import _
 from workflows.roles import Role
 
 INVITE_SALT = "cascade-organisation-invite"
@@ -68,11 +69,19 @@ def invite(
     user, org = _managed(session, actor)
     address = _text(email).lower()
     if not address:
-        raise ValidationFailed({"email": "give your colleague's e-mail address"})
+        raise ValidationFailed({"email": _("give your colleague's e-mail address")})
     if not _EMAIL.match(address) or len(address) > 254:
-        raise ValidationFailed({"email": "give an e-mail address like name@example.eu"})
+        raise ValidationFailed({"email": _("give an e-mail address like name@example.eu")})
     if any(m.email.lower() == address for m in members(session, org.id)):
-        raise ValidationFailed({"email": f"{address} is already a member of {org.legal_name}"})
+        raise ValidationFailed(
+            {
+                "email": _(
+                    "%(email)s is already a member of %(organisation)s",
+                    email=address,
+                    organisation=org.legal_name,
+                )
+            }
+        )
     event = audit.record(
         session,
         actor,
@@ -118,13 +127,18 @@ def read_invitation(
         payload = _serializer(secret).loads(token, max_age=max_age)
     except SignatureExpired:
         raise InvitationInvalid(
-            f"this invitation has expired (links work for {INVITE_DAYS} days): ask the "
-            "organisation's manager to invite you again"
+            _(
+                "this invitation has expired (links work for %(days)s days): ask the "
+                "organisation's manager to invite you again",
+                days=INVITE_DAYS,
+            )
         ) from None
     except BadSignature:
         raise InvitationInvalid(
-            "this invitation link is not valid: check that you opened the whole link from "
-            "the e-mail"
+            _(
+                "this invitation link is not valid: check that you opened the whole link from "
+                "the e-mail"
+            )
         ) from None
     if not (
         isinstance(payload, dict)
@@ -132,10 +146,10 @@ def read_invitation(
         and isinstance(payload.get("e"), str)
         and isinstance(payload.get("n"), int)
     ):
-        raise InvitationInvalid("this invitation link is not valid")
+        raise InvitationInvalid(_("this invitation link is not valid"))
     org = session.get(Organisation, payload["o"])
     if org is None:
-        raise InvitationInvalid("the organisation of this invitation no longer exists")
+        raise InvitationInvalid(_("the organisation of this invitation no longer exists"))
     invitation = Invitation(org, payload["e"], payload["n"])
     removals = session.scalars(
         select(AuditEvent).where(
@@ -147,8 +161,10 @@ def read_invitation(
     )
     if any(e.before.get("email") == invitation.email for e in removals):
         raise InvitationInvalid(
-            "this invitation was withdrawn when the account was removed from the "
-            "organisation: ask the manager for a new invitation"
+            _(
+                "this invitation was withdrawn when the account was removed from the "
+                "organisation: ask the manager for a new invitation"
+            )
         )
     return invitation
 
@@ -171,14 +187,20 @@ def join(
     org = invitation.organisation
     if user.email.lower() != invitation.email:
         raise TransitionRefused(
-            f"this invitation was sent to {invitation.email}: log in with that address to accept it"
+            _(
+                "this invitation was sent to %(email)s: log in with that address to accept it",
+                email=invitation.email,
+            )
         )
     if user.organisation_id == org.id:
         return org
     if user.organisation_id is not None:
         raise TransitionRefused(
-            "your account already belongs to another organisation: one account works for one "
-            "organisation, so use another account or ask your manager to remove you first"
+            _(
+                "your account already belongs to another organisation: one account works for "
+                "one organisation, so use another account or ask your manager to remove you "
+                "first"
+            )
         )
     user.organisation_id = org.id
     user.is_org_manager = False
@@ -197,7 +219,7 @@ def join(
 def _colleague(session: Session, org: Organisation, user_id: int) -> User:
     colleague = session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
     if colleague is None or colleague.organisation_id != org.id:
-        raise TransitionRefused("this person is not a member of your organisation")
+        raise TransitionRefused(_("this person is not a member of your organisation"))
     return colleague
 
 
@@ -206,7 +228,7 @@ def remove_member(session: Session, actor: Actor, user_id: int) -> User:
     manager, org = _managed(session, actor)
     if user_id == manager.id:
         raise TransitionRefused(
-            "you cannot remove yourself: hand the manager role over to a colleague first"
+            _("you cannot remove yourself: hand the manager role over to a colleague first")
         )
     colleague = _colleague(session, org, user_id)
     colleague.organisation_id = None
@@ -227,10 +249,10 @@ def transfer_manager(session: Session, actor: Actor, user_id: int) -> User:
     """The manager hands the role over to a colleague, and becomes a colleague."""
     manager, org = _managed(session, actor)
     if user_id == manager.id:
-        raise TransitionRefused("you are already the manager")
+        raise TransitionRefused(_("you are already the manager"))
     colleague = _colleague(session, org, user_id)
     if colleague.role != Role.APPLICANT:
-        raise TransitionRefused("only an applicant account can manage the organisation")
+        raise TransitionRefused(_("only an applicant account can manage the organisation"))
     manager.is_org_manager = False
     colleague.is_org_manager = True
     session.flush()

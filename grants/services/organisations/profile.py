@@ -30,6 +30,7 @@ from grants.services.organisations.sme import category_of
 from grants.services.workflow import NotFound, load_locked
 from workflows import numbers, registration_numbers
 from workflows.errors import TransitionRefused
+from workflows.i18n import N_, _
 from workflows.money import CENT
 from workflows.numbers import plain
 from workflows.roles import Role
@@ -44,33 +45,33 @@ _PHONE = re.compile(r"^[0-9+()./\s-]*$")
 
 # Each profile field and how it reads in an error summary.
 LABELS = {
-    "legal_name": "Legal name",
-    "country": "Country of registration",
-    "registration_number": "Registration number",
-    "vat_number": "VAT number",
-    "address": "Registered address",
-    "registered_on": "Date of registration",
-    "contact_name": "Contact person",
-    "contact_email": "Contact e-mail",
-    "contact_phone": "Contact phone",
-    "headcount": "Staff headcount",
-    "turnover": "Annual turnover",
-    "balance_sheet": "Balance-sheet total",
-    "enterprise_type": "Type of enterprise",
-    "email": "E-mail address",
+    "legal_name": N_("Legal name"),
+    "country": N_("Country of registration"),
+    "registration_number": N_("Registration number"),
+    "vat_number": N_("VAT number"),
+    "address": N_("Registered address"),
+    "registered_on": N_("Date of registration"),
+    "contact_name": N_("Contact person"),
+    "contact_email": N_("Contact e-mail"),
+    "contact_phone": N_("Contact phone"),
+    "headcount": N_("Staff headcount"),
+    "turnover": N_("Annual turnover"),
+    "balance_sheet": N_("Balance-sheet total"),
+    "enterprise_type": N_("Type of enterprise"),
+    "email": N_("E-mail address"),
 }
 RELATED_LABELS = {
-    "name": "name",
-    "relation": "relation",
-    "share_percent": "share",
-    "headcount": "staff headcount",
-    "turnover": "turnover",
-    "balance_sheet": "balance-sheet total",
+    "name": N_("name"),
+    "relation": N_("relation"),
+    "share_percent": N_("share"),
+    "headcount": N_("staff headcount"),
+    "turnover": N_("turnover"),
+    "balance_sheet": N_("balance-sheet total"),
 }
 AID_LABELS = {
-    "granting_authority": "granting authority",
-    "amount": "amount",
-    "granted_on": "date granted",
+    "granting_authority": N_("granting authority"),
+    "amount": N_("amount"),
+    "granted_on": N_("date granted"),
 }
 RELATED_FIELDS = tuple(RELATED_LABELS)
 # What a person types in a row (the relation is a select, never empty): all empty = no row.
@@ -81,13 +82,21 @@ AID_FIELDS = tuple(AID_LABELS)
 def error_label(key: str) -> str:
     """How an error key (``related_enterprises-0-turnover``) reads in an error summary."""
     if key in LABELS:
-        return LABELS[key]
-    group, _, rest = key.partition("-")
-    index, _, name = rest.partition("-")
+        return _(LABELS[key])
+    group, _sep, rest = key.partition("-")
+    index, _sep, name = rest.partition("-")
     if group == "related_enterprises" and index.isdigit():
-        return f"Related enterprise {int(index) + 1}: {RELATED_LABELS.get(name, name)}"
+        return _(
+            "Related enterprise %(number)s: %(field)s",
+            number=int(index) + 1,
+            field=_(RELATED_LABELS[name]) if name in RELATED_LABELS else name,
+        )
     if group == "de_minimis_aid" and index.isdigit():
-        return f"De minimis aid {int(index) + 1}: {AID_LABELS.get(name, name)}"
+        return _(
+            "De minimis aid %(number)s: %(field)s",
+            number=int(index) + 1,
+            field=_(AID_LABELS[name]) if name in AID_LABELS else name,
+        )
     return key
 
 
@@ -108,7 +117,7 @@ def _parse_staff(raw: object) -> Decimal | None:
     """Staff in annual work units: part-timers make decimals (9.5), at most two."""
     value = _figure(
         raw,
-        lambda v: numbers.parse_decimal(v, field_label="The headcount", maximum=MAX_HEADCOUNT),
+        lambda v: numbers.parse_decimal(v, field_label=_("The headcount"), maximum=MAX_HEADCOUNT),
     )
     return None if value is None else value.quantize(CENT)
 
@@ -129,17 +138,23 @@ def _parse_date(raw: object, *, today: date) -> date | None:
         try:
             value = date.fromisoformat(text)
         except ValueError:
-            raise ValueError("give the date as year-month-day, like 2015-03-02") from None
+            raise ValueError(_("give the date as year-month-day, like 2015-03-02")) from None
     if value > today:
-        raise ValueError("the date cannot be in the future")
+        raise ValueError(_("the date cannot be in the future"))
     if value.year < 1800:
-        raise ValueError("check the year of this date")
+        raise ValueError(_("check the year of this date"))
     return value
 
 
 def _bounded(text: str, limit: int) -> str:
     if len(text) > limit:
-        raise ValueError(f"use at most {limit} characters (this has {len(text)})")
+        raise ValueError(
+            _(
+                "use at most %(limit)s characters (this has %(count)s)",
+                limit=limit,
+                count=len(text),
+            )
+        )
     return text
 
 
@@ -172,7 +187,7 @@ def _rows(value: object) -> list[Mapping[str, Any]]:
     if value is None or value == "":
         return []
     if not isinstance(value, list | tuple):
-        raise ValueError("expected a list of rows")
+        raise ValueError(_("expected a list of rows"))
     return [row for row in value if isinstance(row, Mapping)]
 
 
@@ -186,24 +201,26 @@ def _related(rows: list[Mapping[str, Any]], c: _Checker) -> list[dict[str, str]]
         key = f"related_enterprises-{index}-"
         name = c.check(
             key + "name",
-            lambda row=row: _required_text(row.get("name"), "give the enterprise's name", 200),
+            lambda row=row: _required_text(row.get("name"), _("give the enterprise's name"), 200),
             "",
         )
         relation = _text(row.get("relation")).lower()
         if relation not in RELATIONS:
-            c.errors[key + "relation"] = "choose partner (25% to 50%) or linked (over 50%)"
+            c.errors[key + "relation"] = _("choose partner (25% to 50%) or linked (over 50%)")
 
         def share(row: Mapping[str, Any] = row, relation: str = relation) -> Decimal:
             value = _figure(
                 row.get("share_percent"),
-                lambda v: numbers.parse_percent(v, field_label="The share"),
+                lambda v: numbers.parse_percent(v, field_label=_("The share")),
             )
             if value is None:
-                raise ValueError("give the share of capital or voting rights held, in %")
+                raise ValueError(_("give the share of capital or voting rights held, in %"))
             if relation == "partner" and not Decimal(25) <= value <= Decimal(50):
                 raise ValueError(
-                    "a partner enterprise is held 25% to 50%: below 25% it is not counted, "
-                    "above 50% it is a linked enterprise"
+                    _(
+                        "a partner enterprise is held 25% to 50%: below 25% it is not counted, "
+                        "above 50% it is a linked enterprise"
+                    )
                 )
             return value
 
@@ -215,9 +232,9 @@ def _related(rows: list[Mapping[str, Any]], c: _Checker) -> list[dict[str, str]]
         )
         for name_, value in (("headcount", staff), ("turnover", turnover)):
             if value is None and key + name_ not in c.errors:
-                c.errors[key + name_] = "give this figure (0 if none)"
+                c.errors[key + name_] = _("give this figure (0 if none)")
         if balance is None and key + "balance_sheet" not in c.errors:
-            c.errors[key + "balance_sheet"] = "give this figure (0 if none)"
+            c.errors[key + "balance_sheet"] = _("give this figure (0 if none)")
         clean.append(
             {
                 "name": name,
@@ -238,7 +255,7 @@ def _aid(rows: list[Mapping[str, Any]], c: _Checker, today: date) -> list[dict[s
         authority = c.check(
             key + "granting_authority",
             lambda row=row: _required_text(
-                row.get("granting_authority"), "give who granted the aid", 200
+                row.get("granting_authority"), _("give who granted the aid"), 200
             ),
             "",
         )
@@ -246,7 +263,7 @@ def _aid(rows: list[Mapping[str, Any]], c: _Checker, today: date) -> list[dict[s
         def amount(row: Mapping[str, Any] = row) -> Decimal:
             value = _parse_money(row.get("amount"))
             if value is None or value == 0:
-                raise ValueError("give the amount of aid in euros, more than zero")
+                raise ValueError(_("give the amount of aid in euros, more than zero"))
             return value
 
         value = c.check(key + "amount", amount)
@@ -254,7 +271,7 @@ def _aid(rows: list[Mapping[str, Any]], c: _Checker, today: date) -> list[dict[s
         def granted(row: Mapping[str, Any] = row) -> date:
             day = _parse_date(row.get("granted_on"), today=today)
             if day is None:
-                raise ValueError("give the date the aid was granted")
+                raise ValueError(_("give the date the aid was granted"))
             return day
 
         day = c.check(key + "granted_on", granted)
@@ -306,7 +323,9 @@ def _identity(data: Mapping[str, Any], c: _Checker, today: date) -> tuple[dict[s
     values: dict[str, Any] = {}
     values["legal_name"] = c.check(
         "legal_name",
-        lambda: _required_text(data.get("legal_name"), "give the organisation's legal name", 300),
+        lambda: _required_text(
+            data.get("legal_name"), _("give the organisation's legal name"), 300
+        ),
         "",
     )
     country = c.check(
@@ -321,7 +340,7 @@ def _identity(data: Mapping[str, Any], c: _Checker, today: date) -> tuple[dict[s
         "address",
         lambda: _bounded(
             _required(
-                str(data.get("address") or "").strip(), "give the registered office's address"
+                str(data.get("address") or "").strip(), _("give the registered office's address")
             ),
             1000,
         ),
@@ -343,7 +362,7 @@ def _registration_number(country: str, raw: str, c: _Checker) -> tuple[str, str]
             (raw, ""),
         )
     if not raw:
-        c.errors["registration_number"] = "enter the organisation's registration number"
+        c.errors["registration_number"] = _("enter the organisation's registration number")
     return raw, ""
 
 
@@ -374,14 +393,14 @@ def _contact(data: Mapping[str, Any], c: _Checker) -> dict[str, Any]:
 def _contact_email(raw: object) -> str:
     email = _text(raw).lower()
     if email and not _EMAIL.match(email):
-        raise ValueError("give an e-mail address like name@example.eu")
+        raise ValueError(_("give an e-mail address like name@example.eu"))
     return _bounded(email, 254)
 
 
 def _contact_phone(raw: object) -> str:
     phone = _text(raw)
     if not _PHONE.match(phone):
-        raise ValueError("use digits, spaces and + ( ) - only, like +39 010 123 4567")
+        raise ValueError(_("use digits, spaces and + ( ) - only, like +39 010 123 4567"))
     return _bounded(phone, 40)
 
 
@@ -394,7 +413,7 @@ def _size(data: Mapping[str, Any], c: _Checker) -> dict[str, Any]:
     }
     kind = _text(data.get("enterprise_type")).lower() or "autonomous"
     if kind not in ENTERPRISE_TYPES:
-        c.errors["enterprise_type"] = "choose autonomous, partner or linked"
+        c.errors["enterprise_type"] = _("choose autonomous, partner or linked")
     values["enterprise_type"] = kind
     return values
 
@@ -411,19 +430,19 @@ def _enterprise_type_problem(kind: str, related: list[dict[str, str]]) -> str | 
     """Why the type of enterprise contradicts the related enterprises listed, if it does."""
     relations = {r["relation"] for r in related}
     if kind == "autonomous" and related:
-        return (
+        return _(
             "an autonomous enterprise has no partner or linked enterprises: choose partner "
             "or linked, or remove the related enterprises"
         )
     if kind == "partner" and "linked" in relations:
-        return (
+        return _(
             "an enterprise with a linked enterprise (over 50% or control) is a linked "
             "enterprise: choose linked"
         )
     if kind == "partner" and "partner" not in relations:
-        return "list the partner enterprises (held 25% to 50%)"
+        return _("list the partner enterprises (held 25% to 50%)")
     if kind == "linked" and "linked" not in relations:
-        return "list the linked enterprises (over 50%, or controlled by other means)"
+        return _("list the linked enterprises (over 50%, or controlled by other means)")
     return None
 
 
@@ -519,7 +538,7 @@ def applications_of(session: Session, actor: Actor, organisation_id: int) -> lis
 # -- changing the profile --------------------------------------------------------------------
 def _require_applicant(actor: Actor) -> None:
     if actor.role != Role.APPLICANT:
-        raise TransitionRefused(f"a {actor.role.label.lower()} may not do this")
+        raise TransitionRefused(_("a %(role)s may not do this", role=_(actor.role.label).lower()))
 
 
 def _load_user(session: Session, actor: Actor) -> User:
@@ -540,13 +559,15 @@ def _managed(
     _require_applicant(actor)
     user = _load_user(session, actor)
     if user.organisation_id is None:
-        raise TransitionRefused("your account is not linked to an organisation yet")
+        raise TransitionRefused(_("your account is not linked to an organisation yet"))
     if organisation_id is not None and user.organisation_id != organisation_id:
         raise NotFound(f"no organisation {organisation_id}")
     if not user.is_org_manager:
         raise TransitionRefused(
-            "only the organisation's manager may do this: ask them, or ask them to hand the "
-            "manager role over to you"
+            _(
+                "only the organisation's manager may do this: ask them, or ask them to hand "
+                "the manager role over to you"
+            )
         )
     return user, _load_organisation(session, user.organisation_id)
 
@@ -559,8 +580,10 @@ def create_organisation(
     user = _load_user(session, actor)
     if user.organisation_id is not None:
         raise TransitionRefused(
-            "your account already belongs to an organisation: one account works for one "
-            "organisation"
+            _(
+                "your account already belongs to an organisation: one account works for one "
+                "organisation"
+            )
         )
     clean = validate_profile(data, today=today or utcnow().date())
     org = Organisation(**clean.values)
