@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install system-deps browser run test lint bench clean
+.PHONY: install system-deps browser run serve test lint bench clean
 
 # WeasyPrint needs Pango (and HarfBuzz's subsetter, else it warns at import); a fresh Debian machine may not have it, so install it (root) when missing.
 system-deps:
@@ -39,6 +39,12 @@ run: install
 	$(BIN)/cascade db upgrade
 	$(BIN)/cascade demo
 	CASCADE_DEMO=1 $(BIN)/cascade run --host $(HOST) --port $(PORT)
+
+# Production-style serving on this machine: gunicorn web workers and outbox workers
+# (settings from the environment: DATABASE_URL, CASCADE_WEB_WORKERS, ...; see the README).
+serve: install
+	$(BIN)/cascade db upgrade
+	$(BIN)/cascade serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -151,7 +151,7 @@ def install_rate_limits(app: Flask, config: Config) -> Limiter:
         storage_uri=config.ratelimit_storage_uri,
         enabled=config.ratelimit_enabled,
         headers_enabled=True,
-        key_prefix="cascade",
+        key_prefix=config.ratelimit_key_prefix,
     )
     limiter.init_app(app)
     if not config.ratelimit_enabled:

@@ -84,6 +84,27 @@ def worker(once: bool, interval: float) -> None:
 
 
 @click.command(
+    "serve",
+    help="Serve in production: gunicorn web workers (no PDF thread) and outbox workers beside "
+    "them. Settings: CASCADE_WEB_WORKERS, CASCADE_OUTBOX_WORKERS, RATELIMIT_STORAGE_URI.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", type=int, default=None, help="Web worker processes.")
+@click.option("--outbox-workers", type=int, default=None, help="`cascade worker` processes.")
+def serve_command(host: str, port: int, workers: int | None, outbox_workers: int | None) -> None:
+    from grants.serve import serve, web_config
+
+    config = web_config()
+    serve(
+        host,
+        port,
+        workers=workers if workers is not None else config.web_workers,
+        outbox_workers=outbox_workers if outbox_workers is not None else config.outbox_workers,
+    )
+
+
+@click.command(
     "remind",
     help="Send the reminders that are due (offers to accept, reports to submit), each once. "
     "Run it from cron, e.g. hourly.",
@@ -151,6 +172,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(worker)
     app.cli.add_command(remind)
+    app.cli.add_command(serve_command)
     app.cli.add_command(audit_group)
 
 
@@ -165,3 +187,7 @@ cli = FlaskGroup(create_app=_create_app, help="Cascade: cascade-funding voucher 
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":  # `python -m grants.cli worker`, as `cascade serve` starts it
+    main()

@@ -24,6 +24,11 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _web_workers() -> int:
+    # gunicorn's rule of thumb for sync workers, capped: each holds a database connection.
+    return min(2 * (os.cpu_count() or 1) + 1, 9)
+
+
 def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -75,6 +80,17 @@ class Config:
     )
     ratelimit_storage_uri: str = field(
         default_factory=lambda: os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    )
+    # Several deployments (or test runs) may share one Redis: each counts under its prefix.
+    ratelimit_key_prefix: str = field(
+        default_factory=lambda: os.environ.get("RATELIMIT_KEY_PREFIX", "cascade")
+    )
+    # `cascade serve`: gunicorn's web worker processes and the outbox workers beside them.
+    web_workers: int = field(
+        default_factory=lambda: int(os.environ.get("CASCADE_WEB_WORKERS", "0")) or _web_workers()
+    )
+    outbox_workers: int = field(
+        default_factory=lambda: int(os.environ.get("CASCADE_OUTBOX_WORKERS", "1"))
     )
     # Outgoing mail: sent through SMTP when MAIL_SERVER is set; otherwise it stays in the
     # outbox table, where the admin reads it (Admin → Mail outbox).
