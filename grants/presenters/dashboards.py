@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from grants.models import Application, Evaluation, Instalment, Payment, User
 from grants.services import access, awards, calls, expectations, organisations
@@ -22,7 +22,15 @@ from workflows.voucher import AppState
 
 
 def visible(session: Session, actor: Actor) -> list[Application]:
-    return list(session.scalars(access.visible_applications_query(actor)))
+    # What the lists show of each row is loaded with it: a constant number of statements,
+    # not one per application (12,000 applications made 12,017 statements before).
+    query = access.visible_applications_query(actor).options(
+        selectinload(Application.organisation),
+        selectinload(Application.call),
+        selectinload(Application.payments),
+        selectinload(Application.reports),
+    )
+    return list(session.scalars(query))
 
 
 def applicant(session: Session, actor: Actor, now: datetime) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
@@ -463,3 +463,35 @@ def test_the_other_paths_withdraw_redress_decline_promote_return_terminate(
     assert scenario.status(second) == AppState.CONTRACTED
     post_step(officer, f"/applications/{second}/terminate", {"reason": "Liquidation."})
     assert scenario.status(second) == AppState.TERMINATED
+
+
+def test_dashboards_take_the_same_statements_however_many_applications(
+    app: Flask, login: Login, scenario: Scenario
+) -> None:
+    """Each list loads what it shows with its rows: no statement per application."""
+    engine = app.extensions["cascade"].engine
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def statements_for(who: str) -> int:
+        client = app.test_client()
+        login(client, scenario.people.emails[who])
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/dashboard").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        taken = len(statements)
+        statements.clear()
+        return taken
+
+    first = scenario.draft(0)
+    scenario.advance(first, AppState.CONTRACTED)
+    before = {who: statements_for(who) for who in ("officer", "finance1", "auditor")}
+    for sme in (1, 2):
+        more = scenario.draft(sme)
+        scenario.advance(more, AppState.CONTRACTED)
+    after = {who: statements_for(who) for who in ("officer", "finance1", "auditor")}
+    assert after == before
