@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -11,34 +9,18 @@ from werkzeug.wrappers import Response
 from grants.runtime import db_session, runtime, transaction
 from grants.services import accounts, mail
 from grants.services.workflow import NotFound
-from grants.views.common import actor, flash_done, roles_required
-from workflows import numbers
+from grants.views.common import (
+    PAGE_SIZE,
+    actor,
+    flash_done,
+    page_number,
+    pager_for,
+    roles_required,
+)
 from workflows.roles import Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_PAGE = 1_000_000
-PER_PAGE = 50
-
-
-@dataclass(frozen=True)
-class Pager:
-    page: int
-    pages: int
-    total: int
-
-
-def _page_number() -> int:
-    # Bounded: the offset is computed from it before the page count is known, and an
-    # offset beyond 64 bits is a database error, not an empty page.
-    try:
-        return numbers.parse_integer(request.args.get("page", "1"), minimum=1, maximum=MAX_PAGE)
-    except numbers.NumberRefused:
-        return 1
-
-
-def _pager(page: int, total: int) -> Pager:
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    return Pager(page=min(page, pages), pages=pages, total=total)
+PER_PAGE = PAGE_SIZE
 
 
 # -- accounts ----------------------------------------------------------------------------
@@ -47,7 +29,7 @@ def _pager(page: int, total: int) -> Pager:
 @bp.route("/users")
 @roles_required(Role.ADMIN)
 def users() -> str:
-    page = _page_number()
+    page = page_number()
     search = request.args.get("q", "")[:254]
     rows, total = accounts.list_users(
         db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE, search=search
@@ -55,7 +37,7 @@ def users() -> str:
     return render_template(
         "admin/users.html",
         users=rows,
-        pager=_pager(page, total),
+        pager=pager_for(page, total),
         pager_args={"q": search} if search else {},
         me=actor().user_id,
         search=search,
@@ -96,7 +78,7 @@ def reactivate_user(user_id: int) -> Response:
 @bp.route("/mail")
 @roles_required(Role.ADMIN)
 def mail_outbox() -> str:
-    page = _page_number()
+    page = page_number()
     to = request.args.get("to", "").strip()
     rows, total = mail.list_outbox(
         db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE, to=to or None
@@ -104,7 +86,7 @@ def mail_outbox() -> str:
     return render_template(
         "admin/mail.html",
         messages=rows,
-        pager=_pager(page, total),
+        pager=pager_for(page, total),
         to=to,
         status_of=mail.status_of,
         config_mail_server=runtime().config.mail_server,

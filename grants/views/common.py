@@ -16,6 +16,7 @@ from grants.models import Application, Call
 from grants.runtime import current_actor, db_session, forget_reads
 from grants.services import access
 from grants.services.actor import Actor
+from workflows import numbers
 from workflows.errors import TransitionRefused
 from workflows.i18n import N_
 from workflows.registry import all_workflows, badge_of
@@ -177,3 +178,30 @@ def is_local_path(target: str | None) -> bool:
 def safe_next(default: str) -> str:
     target = request.form.get("next") or request.args.get("next")
     return target if target and is_local_path(target) else default
+
+
+# -- pages of long lists ---------------------------------------------------------------------
+
+MAX_PAGE = 1_000_000
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    pages: int
+    total: int
+
+
+def page_number() -> int:
+    """The ?page= asked for. Bounded: the offset is computed from it before the page count
+    is known, and an offset beyond 64 bits is a database error, not an empty page."""
+    try:
+        return numbers.parse_integer(request.args.get("page", "1"), minimum=1, maximum=MAX_PAGE)
+    except numbers.NumberRefused:
+        return 1
+
+
+def pager_for(page: int, total: int, size: int = PAGE_SIZE) -> Pager:
+    pages = max((total + size - 1) // size, 1)
+    return Pager(page=min(page, pages), pages=pages, total=total)

@@ -15,9 +15,12 @@ from grants.presenters import dashboards
 from grants.runtime import db_session, transaction
 from grants.services import awards
 from grants.views.common import (
+    PAGE_SIZE,
     actor,
     flash_done,
     flash_refused,
+    page_number,
+    pager_for,
     role,
     roles_required,
     safe_next,
@@ -74,11 +77,21 @@ def _wanted_status() -> str:
     return request.args.get("status", "").strip()
 
 
+def _listed(data: dict[str, Any]) -> dict[str, Any]:
+    """The status list's pager, and the filter it keeps from page to page."""
+    wanted = data["wanted"]
+    return {
+        **data,
+        "pager": pager_for(data["page"], data["total"]),
+        "pager_args": {"status": wanted} if wanted else {},
+    }
+
+
 def _officer() -> str:
-    data = dashboards.officer(db_session(), actor(), _wanted_status())
+    data = dashboards.officer(db_session(), actor(), _wanted_status(), page_number(), PAGE_SIZE)
     for row in data["call_rows"]:
         row["triggers"] = call_triggers(row["call"])
-    return render_template("dashboard/officer.html", **data)
+    return render_template("dashboard/officer.html", **_listed(data))
 
 
 def _evaluator() -> str:
@@ -92,8 +105,8 @@ def _finance() -> str:
 
 
 def _auditor() -> str:
-    data = dashboards.by_status(db_session(), actor(), _wanted_status())
-    return render_template("dashboard/auditor.html", **data)
+    data = dashboards.by_status(db_session(), actor(), _wanted_status(), page_number(), PAGE_SIZE)
+    return render_template("dashboard/auditor.html", **_listed(data))
 
 
 def _admin() -> str:

@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from grants.models import Document, Evaluation, Instalment, Payment
+from grants.models import Application, Document, Evaluation, Instalment, Payment
 from grants.services.documents import DrainResult
+from grants.views.common import PAGE_SIZE
 from tests.scenario import GOOD_ANSWERS, KEYS, Scenario, form_data
 from tests.typed_numbers import UNREADABLE, field_error
 from workflows.payment import PaymentState
@@ -495,3 +496,29 @@ def test_dashboards_take_the_same_statements_however_many_applications(
         scenario.advance(more, AppState.CONTRACTED)
     after = {who: statements_for(who) for who in ("officer", "finance1", "auditor")}
     assert after == before
+
+
+def test_the_officer_list_is_paged_and_counted_in_the_database(
+    app: Flask, login: Login, scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    app_id = scenario.draft()
+    scenario.submit(app_id)
+    client = app.test_client()
+    login(client, scenario.people.emails["officer"])
+    with sessions() as session:
+        total = session.scalar(select(func.count()).select_from(Application)) or 0
+        submitted = session.scalar(
+            select(func.count()).where(Application.status == AppState.SUBMITTED)
+        )
+    body = html(client.get("/dashboard"))
+    assert f"All ({total})" in body
+    assert body.count('<th scope="row" class="ref">') == min(total, PAGE_SIZE)
+    pages = -(-total // PAGE_SIZE)
+    if pages > 1:
+        assert "page=2" in body and f"Page 1 of {pages}" in body
+    # A page beyond the last shows the last; nonsense shows the first.
+    assert f"Page {pages} of {pages}" in html(client.get("/dashboard?page=999999")) or pages == 1
+    assert client.get("/dashboard?page=abc").status_code == 200
+    filtered = html(client.get("/dashboard?status=submitted"))
+    assert filtered.count('<th scope="row" class="ref">') == min(submitted or 0, PAGE_SIZE)
+    assert scenario.application(app_id).reference in filtered or (submitted or 0) > PAGE_SIZE
