@@ -59,6 +59,7 @@ test: install browser lint
 
 bench: install
 	$(BIN)/python -m bench.submit_bench
+	$(BIN)/python -m bench.verify_bench
 
 clean:
 	rm -rf $(VENV) instance/*.db instance/documents
