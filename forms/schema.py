@@ -35,19 +35,30 @@ JSON definition back.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-import pycountry
-
+from forms.dump import dump_form
+from forms.model import (
+    DEFAULT_FILE_MAX_MB,
+    EXTERNAL_REFERENCES,
+    FILE_KINDS,
+    GROUP_SUB_TYPES,
+    MAX_FILE_MB,
+    MAX_GROUP_ITEMS,
+    MB,
+    NUMBER_MAX,
+    Field,
+    FieldType,
+    _all_countries,
+    country_choices,
+    country_name,
+)
 from workflows import numbers
-from workflows.i18n import N_, _
+from workflows.i18n import _
 
 __all__ = [
     "DEFAULT_FILE_MAX_MB",
@@ -70,61 +81,7 @@ __all__ = [
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 """Field names: lower-case letters, digits and underscores, starting with a letter, <= 63."""
 
-MB = 1024 * 1024
-DEFAULT_FILE_MAX_MB = 10
-MAX_FILE_MB = 25  # the web server accepts requests of 32 MB (CASCADE_MAX_REQUEST_MB)
-MAX_GROUP_ITEMS = 50
-# A number answer (and a number field's max) lies within -NUMBER_MAX..NUMBER_MAX: answers are
-# stored as text, but totals are compared with amounts, so keep them within NUMERIC(15, 2).
-NUMBER_MAX = numbers.DECIMAL_MAX
-
-# File kinds an applicant may upload: kind -> (MIME type, what a person calls it; translate
-# it with gettext where it is shown).
-FILE_KINDS: dict[str, tuple[str, str]] = {
-    "pdf": ("application/pdf", N_("PDF")),
-    "docx": (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        N_("Word (DOCX)"),
-    ),
-    "xlsx": (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        N_("Excel (XLSX)"),
-    ),
-    "png": ("image/png", N_("PNG image")),
-    "jpeg": ("image/jpeg", N_("JPEG image")),
-}
 _KIND_ALIASES = {"jpg": "jpeg"}
-
-# Values every application has outside its form, which a group's total may have to equal;
-# what they are called is translated with gettext where it is shown.
-EXTERNAL_REFERENCES: dict[str, str] = {"requested_amount": N_("the requested amount")}
-
-
-class FieldType(StrEnum):
-    TEXT = "text"  # one line
-    LONG_TEXT = "long_text"  # paragraphs; optional max_words
-    NUMBER = "number"  # a decimal number; optional max
-    MONEY = "money"  # EUR amount >= 0 with at most 2 decimals; optional max
-    DATE = "date"  # ISO yyyy-mm-dd; optional not_before (another date field)
-    CHOICE = "choice"  # one of options
-    YES_NO = "yes_no"  # a declaration checkbox; when required it must be ticked
-    MULTI_CHOICE = "multi_choice"  # several of options (a list); optional max_choices
-    COUNTRY = "country"  # ISO 3166-1 alpha-2; optional countries restriction
-    FILE = "file"  # an uploaded attachment (its id); max_mb, accept
-    GROUP = "group"  # repeatable sub-fields (a list of objects); totals
-
-
-GROUP_SUB_TYPES = frozenset(
-    {
-        FieldType.TEXT,
-        FieldType.LONG_TEXT,
-        FieldType.NUMBER,
-        FieldType.MONEY,
-        FieldType.DATE,
-        FieldType.CHOICE,
-        FieldType.COUNTRY,
-    }
-)
 
 
 class FormDefinitionError(ValueError):
@@ -133,49 +90,6 @@ class FormDefinitionError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    label: str
-    type: FieldType
-    required: bool = False
-    help: str = ""
-    max_words: int | None = None
-    options: tuple[str, ...] = ()
-    max: Decimal | None = None
-    not_before: str | None = None  # date fields: name of a date field this one may not precede
-    countries: tuple[str, ...] = ()  # country: allowed alpha-2 codes (empty: all)
-    max_choices: int | None = None  # multi_choice
-    max_mb: int | None = None  # file: size limit in MB (default DEFAULT_FILE_MAX_MB)
-    accept: tuple[str, ...] = ()  # file: kinds of FILE_KINDS (empty: all)
-    fields: tuple[Field, ...] = ()  # group: its sub-fields
-    min_items: int | None = None  # group
-    max_items: int | None = None  # group (default MAX_GROUP_ITEMS)
-    totals: tuple[str, ...] = ()  # group: money/number sub-fields summed over the items
-    total_max: Decimal | None = None  # group: no total may exceed this
-    must_equal: str | None = None  # group: every total must equal this reference
-
-    @property
-    def file_max_bytes(self) -> int:
-        return (self.max_mb or DEFAULT_FILE_MAX_MB) * MB
-
-    @property
-    def accepted_kinds(self) -> tuple[str, ...]:
-        return self.accept or tuple(FILE_KINDS)
-
-    @property
-    def item_limit(self) -> int:
-        return self.max_items or MAX_GROUP_ITEMS
-
-    @property
-    def item_minimum(self) -> int:
-        """Items a complete answer needs: min_items, or one when the group is required."""
-        return max(self.min_items or 0, 1 if self.required else 0)
-
-    def sub(self, name: str) -> Field:
-        return next(f for f in self.fields if f.name == name)
 
 
 _KEYS = {
@@ -216,23 +130,6 @@ _ONLY_FOR = {
     "must_equal": {FieldType.GROUP},
 }
 _AMOUNTS = {FieldType.NUMBER, FieldType.MONEY}
-
-
-def country_name(code: str) -> str:
-    country = pycountry.countries.get(alpha_2=code)
-    if country is None:
-        return code
-    return str(getattr(country, "common_name", None) or country.name)
-
-
-def _all_countries() -> frozenset[str]:
-    return frozenset(c.alpha_2 for c in pycountry.countries)
-
-
-def country_choices(field: Field) -> list[tuple[str, str]]:
-    """(code, name) pairs a country field offers, sorted by name."""
-    codes = field.countries or _all_countries()
-    return sorted(((c, country_name(c)) for c in codes), key=lambda pair: pair[1])
 
 
 def parse_form(raw: list[dict]) -> list[Field]:
@@ -672,63 +569,3 @@ def _limit(
     except numbers.NumberRefused as exc:
         problems.append(exc.message)
         return None
-
-
-def _number_out(value: Decimal) -> int | str:
-    return int(value) if value == value.to_integral_value() else format(value, "f")
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-# The keys dump_form writes after name, label and type, in its fixed order, with how each
-# value is written; a group's own keys follow its sub-fields.
-_DUMPED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-    ("required", _as_is),
-    ("help", _as_is),
-    ("max_words", _as_is),
-    ("options", list),
-    ("max_choices", _as_is),
-    ("max", _number_out),
-    ("not_before", _as_is),
-    ("countries", list),
-    ("max_mb", _as_is),
-    ("accept", list),
-)
-_GROUP_DUMPED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-    ("min_items", _as_is),
-    ("max_items", _as_is),
-    ("totals", list),
-    ("total_max", _number_out),
-    ("must_equal", _as_is),
-)
-# A key is left out when at its default: None for what is optional, else false or empty
-# (``min_items`` 0 is written: it differs from its default, None).
-_OPTIONAL = frozenset(f.name for f in dataclasses.fields(Field) if f.default is None)
-
-
-def dump_form(fields: list[Field] | tuple[Field, ...]) -> list[dict[str, Any]]:
-    """The canonical JSON definition of ``fields``: ``parse_form(dump_form(f)) == f``.
-
-    Only keys that differ from their defaults are written, in a fixed order.
-    """
-    out: list[dict[str, Any]] = []
-    for f in fields:
-        item: dict[str, Any] = {"name": f.name, "label": f.label, "type": str(f.type)}
-        _dump_keys(f, _DUMPED, item)
-        if f.type is FieldType.GROUP:
-            item["fields"] = dump_form(f.fields)
-            _dump_keys(f, _GROUP_DUMPED, item)
-        out.append(item)
-    return out
-
-
-def _dump_keys(
-    f: Field, keys: tuple[tuple[str, Callable[[Any], Any]], ...], item: dict[str, Any]
-) -> None:
-    for key, write in keys:
-        value = getattr(f, key)
-        at_default = value is None if key in _OPTIONAL else not value
-        if not at_default:
-            item[key] = write(value)

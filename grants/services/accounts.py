@@ -26,9 +26,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from grants import programme
 from grants.db import utcnow
@@ -589,64 +589,5 @@ def logout_everywhere(session: Session, actor: Actor) -> User:
         entity_id=user.id,
         before=before,
         after={"session_version": user.session_version},
-    )
-    return user
-
-
-# -- administration ----------------------------------------------------------------------
-
-
-def list_users(
-    session: Session, *, offset: int = 0, limit: int = 50, search: str = ""
-) -> tuple[list[User], int]:
-    """A page of accounts (by role, then name) and how many there are; ``search`` keeps the
-    accounts whose name or e-mail contains it."""
-    where = []
-    if search.strip():
-        text = search.strip().lower()
-        where.append(
-            or_(
-                func.lower(User.email).contains(text, autoescape=True),
-                func.lower(User.full_name).contains(text, autoescape=True),
-            )
-        )
-    total = session.scalar(select(func.count()).select_from(User).where(*where)) or 0
-    users = session.scalars(
-        select(User)
-        .where(*where)
-        .options(selectinload(User.organisation))
-        .order_by(User.role, User.full_name, User.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(users), total
-
-
-def set_active(session: Session, actor: Actor, user_id: int, *, active: bool) -> User:
-    """Deactivate (logging the account out everywhere) or reactivate an account."""
-    if actor.role != Role.ADMIN:
-        raise AccountRefused(_("Only an administrator may deactivate or reactivate accounts."))
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("no such user")
-    if user.id == actor.user_id:
-        raise AccountRefused(
-            _("You cannot deactivate or reactivate your own account; ask another administrator.")
-        )
-    if user.active == active:
-        return user
-    before = {"active": user.active, "session_version": user.session_version}
-    user.active = active
-    if not active:
-        user.session_version += 1
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "reactivate_user" if active else "deactivate_user",
-        entity_type="user",
-        entity_id=user.id,
-        before=before,
-        after={"active": user.active, "session_version": user.session_version},
     )
     return user

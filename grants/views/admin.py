@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from grants.runtime import db_session, runtime, transaction
-from grants.services import accounts, mail
+from grants.services import accounts, mail, user_admin
 from grants.services.workflow import NotFound
 from grants.views.common import (
     PAGE_SIZE,
@@ -31,7 +31,7 @@ PER_PAGE = PAGE_SIZE
 def users() -> str:
     page = page_number()
     search = request.args.get("q", "")[:254]
-    rows, total = accounts.list_users(
+    rows, total = user_admin.list_users(
         db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE, search=search
     )
     return render_template(
@@ -47,7 +47,7 @@ def users() -> str:
 def _set_active(user_id: int, *, active: bool) -> Response:
     try:
         with transaction() as db:
-            user = accounts.set_active(db, actor(), user_id, active=active)
+            user = user_admin.set_active(db, actor(), user_id, active=active)
     except NotFound:
         abort(404)
     except accounts.AccountRefused as exc:

@@ -483,22 +483,28 @@ def test_the_admin_deactivates_and_reactivates_an_account(
 # -- rate limits -------------------------------------------------------------------------
 
 
+def limited_config(
+    database_url: str, folder: Path, *, storage: str = "memory://", prefix: str = "cascade"
+) -> Config:
+    """Settings of an app with the limiter on (the shared one has it off), on the run's
+    database, its counters in ``storage`` under ``prefix``."""
+    return Config(
+        database_url=database_url,
+        document_root=folder,
+        secret_key=SECRET,
+        testing=True,
+        csrf_enabled=False,
+        inprocess_worker=False,
+        ratelimit_enabled=True,
+        ratelimit_storage_uri=storage,
+        ratelimit_key_prefix=prefix,
+    )
+
+
 @pytest.fixture
 def limited_app(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """An app of its own with the limiter on (the shared one has it off), on the same
-    database (the ``app`` fixture migrated it)."""
-    limited = create_app(
-        Config(
-            database_url=database_url,
-            document_root=tmp_path,
-            secret_key=SECRET,
-            testing=True,
-            csrf_enabled=False,
-            inprocess_worker=False,
-            ratelimit_enabled=True,
-            ratelimit_storage_uri="memory://",
-        )
-    )
+    """An app of its own with the limiter on, on the same database (``app`` migrated it)."""
+    limited = create_app(limited_config(database_url, tmp_path))
     yield limited
     limited.extensions["cascade"].engine.dispose()
 

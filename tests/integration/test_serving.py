@@ -22,10 +22,9 @@ from sqlalchemy import select
 
 from grants import create_app
 from grants.cli import alembic_config
-from grants.config import Config
 from grants.db import make_engine, make_session_factory
 from grants.models import Document, DocumentStatus
-from tests.integration.test_accounts import SECRET, from_ip, log_in, new_email
+from tests.integration.test_accounts import SECRET, from_ip, limited_config, log_in, new_email
 from tests.scenario import Scenario
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -157,22 +156,8 @@ def two_web_processes(app: Flask, database_url: str, tmp_path: Path) -> Iterator
     if not _redis_reachable():
         pytest.skip("no Redis on 127.0.0.1:6379 outside CI")
     prefix = f"cascade-test-{uuid.uuid4().hex}"
-    apps = [
-        create_app(
-            Config(
-                database_url=database_url,
-                document_root=tmp_path,
-                secret_key=SECRET,
-                testing=True,
-                csrf_enabled=False,
-                inprocess_worker=False,
-                ratelimit_enabled=True,
-                ratelimit_storage_uri=REDIS_URL,
-                ratelimit_key_prefix=prefix,
-            )
-        )
-        for _ in range(2)
-    ]
+    config = limited_config(database_url, tmp_path, storage=REDIS_URL, prefix=prefix)
+    apps = [create_app(config) for _ in range(2)]
     yield apps
     for one in apps:
         one.extensions["cascade"].engine.dispose()

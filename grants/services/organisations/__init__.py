@@ -28,6 +28,17 @@ from grants.services.organisations.people import (
     transfer_manager,
 )
 from grants.services.organisations.profile import (
+    SCALAR_FIELDS,
+    ProfileUpdate,
+    applications_of,
+    create_organisation,
+    form_values,
+    get_organisation,
+    own_organisation,
+    snapshot,
+    update_profile,
+)
+from grants.services.organisations.profile_form import (
     AID_FIELDS,
     AID_LABELS,
     ENTERPRISE_TYPES,
@@ -38,17 +49,8 @@ from grants.services.organisations.profile import (
     RELATED_LABELS,
     RELATED_TYPED,
     RELATIONS,
-    SCALAR_FIELDS,
     Clean,
-    ProfileUpdate,
-    applications_of,
-    create_organisation,
     error_label,
-    form_values,
-    get_organisation,
-    own_organisation,
-    snapshot,
-    update_profile,
     validate_profile,
 )
 from grants.services.organisations.sme import (

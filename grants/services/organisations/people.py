@@ -20,13 +20,8 @@ from grants.models import AuditEvent, MailMessage, Organisation, User
 from grants.services import audit, mail
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed
-from grants.services.organisations.profile import (
-    _EMAIL,
-    _load_user,
-    _managed,
-    _require_applicant,
-    _text,
-)
+from grants.services.organisations.profile import _load_user, _managed, _require_applicant
+from grants.services.organisations.profile_form import _EMAIL, _text
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.roles import Role

@@ -1,0 +1,37 @@
+"""The LEVIATAD demo: two calls, one user per role, a dozen SMEs, every workflow state.
+
+Everything is driven through the services, exactly as people would through the UI, so the
+demo's audit trail, documents and states are real. Loading it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from grants.demo.builder import DemoBuilder, load_demo
+from grants.demo.call_specs import INTERNATIONALISATION, UPSKILLING, brussels_five_pm, demo_calls
+from grants.demo.content import TOPICS, demo_answers, quote_pdf
+from grants.demo.people import (
+    DEMO_PASSWORD,
+    DEMO_SMES,
+    DEMO_USERS,
+    DUPLICATE_ACCOUNT,
+    DUPLICATE_PROFILE,
+    demo_profiles,
+)
+
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_SMES",
+    "DEMO_USERS",
+    "DUPLICATE_ACCOUNT",
+    "DUPLICATE_PROFILE",
+    "INTERNATIONALISATION",
+    "TOPICS",
+    "UPSKILLING",
+    "DemoBuilder",
+    "brussels_five_pm",
+    "demo_answers",
+    "demo_calls",
+    "demo_profiles",
+    "load_demo",
+    "quote_pdf",
+]
