@@ -38,13 +38,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 
-from forms.schema import EXTERNAL_REFERENCES, NUMBER_MAX, Field, FieldType, country_name
-from workflows import numbers
+from forms.answers import (
+    LONG_TEXT_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    _blank,
+    _decimal_text,
+    _Invalid,
+    _is_empty,
+    _parse,
+    _text,
+    _yes_no,
+    word_count,
+)
+from forms.schema import EXTERNAL_REFERENCES, Field, FieldType
 from workflows.i18n import _
-from workflows.money import format_eur
+from workflows.money import CENT, format_eur
 
 __all__ = [
     "LONG_TEXT_MAX_CHARS",
@@ -57,26 +68,6 @@ __all__ = [
     "validate",
     "word_count",
 ]
-
-TEXT_MAX_CHARS = 500
-LONG_TEXT_MAX_CHARS = 50_000
-
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TRUE = {"yes", "true", "on", "1"}
-_FALSE = {"no", "false", "off", "0", ""}
-_CENT = Decimal("0.01")
-
-
-class _Invalid(ValueError):
-    """A value that does not fit its field; the message is for the person filling the form."""
-
-
-def word_count(text: str) -> int:
-    """Words in ``text``: whitespace-separated pieces containing a letter or a digit.
-
-    ``"R&D well-known 5G"`` is 3 words; a lone dash or bullet is not a word.
-    """
-    return sum(1 for token in text.split() if any(c.isalnum() for c in token))
 
 
 def validate(
@@ -251,16 +242,6 @@ def _row_is_empty(row: object) -> bool:
     return all(_blank(v) for v in row.values())
 
 
-def _blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | tuple):
-        return all(_blank(v) for v in value)
-    return False
-
-
 def group_totals(f: Field, value: object) -> dict[str, Decimal]:
     """Sum of each of the group's ``totals`` sub-fields over its items.
 
@@ -281,7 +262,7 @@ def group_totals(f: Field, value: object) -> dict[str, Decimal]:
                 continue
             assert isinstance(amount, Decimal)
             total += amount
-        totals[name] = total.quantize(_CENT) if sub.type is FieldType.MONEY else total
+        totals[name] = total.quantize(CENT) if sub.type is FieldType.MONEY else total
     return totals
 
 
@@ -430,214 +411,6 @@ def _normalise_group(f: Field, value: object) -> object | None:
         else:
             items.append(_kept(row))
     return items or None
-
-
-# -- per-type parsing ------------------------------------------------------------------------
-def _parse(f: Field, value: object) -> object:
-    parse = _PARSERS.get(f.type)
-    if parse is None:  # pragma: no cover - a type added without its parser
-        raise AssertionError(f"unhandled field type {f.type}")
-    return parse(f, value)
-
-
-def _parse_text(f: Field, value: object) -> str:
-    text = _text(value)
-    if "\n" in text:
-        raise _Invalid(_("Keep this to one line."))
-    if len(text) > TEXT_MAX_CHARS:
-        raise _Invalid(
-            _(
-                "Use at most %(maximum)s characters; you have %(count)s.",
-                maximum=TEXT_MAX_CHARS,
-                count=len(text),
-            )
-        )
-    return text
-
-
-def _parse_long_text(f: Field, value: object) -> str:
-    text = _text(value)
-    if len(text) > LONG_TEXT_MAX_CHARS:
-        raise _Invalid(
-            _(
-                "Use at most %(maximum)s characters; you have %(count)s.",
-                maximum=LONG_TEXT_MAX_CHARS,
-                count=len(text),
-            )
-        )
-    if f.max_words is not None:
-        words = word_count(text)
-        if words > f.max_words:
-            raise _Invalid(
-                _(
-                    "Use at most %(maximum)s words; you have %(count)s. Remove %(extra)s.",
-                    maximum=f.max_words,
-                    count=words,
-                    extra=words - f.max_words,
-                )
-            )
-    return text
-
-
-def _parse_number(f: Field, value: object) -> Decimal:
-    number = _number(value)
-    if f.max is not None and number > f.max:
-        raise _Invalid(
-            _("Enter a number no greater than %(maximum)s.", maximum=_decimal_text(f.max))
-        )
-    return number
-
-
-def _parse_money(f: Field, value: object) -> Decimal:
-    amount = _money(value)
-    if f.max is not None and amount > f.max:
-        raise _Invalid(_("The amount cannot be more than %(maximum)s.", maximum=format_eur(f.max)))
-    return amount
-
-
-def _parse_choice(f: Field, value: object) -> str:
-    choice = _text(value)
-    if choice not in f.options:
-        raise _Invalid(_("Choose one of: %(options)s.", options="; ".join(f.options)))
-    return choice
-
-
-def _parse_group(f: Field, value: object) -> object:  # pragma: no cover
-    # Groups are validated item by item; an answer never reaches here as a whole.
-    raise _Invalid(_("Fill in the lines of this group."))
-
-
-def _is_empty(f: Field, value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | tuple):
-        return _blank(value)
-    return f.type is FieldType.YES_NO and value is False
-
-
-def _multi_choice(f: Field, value: object) -> list[str]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
-        raise _Invalid(_("Choose from: %(options)s.", options="; ".join(f.options)))
-    chosen = {v.strip() for v in items if v.strip()}
-    unknown = sorted(chosen - set(f.options))
-    if unknown:
-        raise _Invalid(
-            _(
-                "%(unknown)s is not an option. Choose from: %(options)s.",
-                unknown="; ".join(unknown),
-                options="; ".join(f.options),
-            )
-        )
-    if f.max_choices is not None and len(chosen) > f.max_choices:
-        raise _Invalid(
-            _(
-                "Choose at most %(maximum)s; you chose %(count)s.",
-                maximum=f.max_choices,
-                count=len(chosen),
-            )
-        )
-    return [o for o in f.options if o in chosen]
-
-
-def _country(f: Field, value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(_("Choose a country from the list."))
-    code = value.strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", code) or country_name(code) == code:
-        raise _Invalid(_("Choose a country from the list."))
-    if f.countries and code not in f.countries:
-        names = ", ".join(country_name(c) for c in f.countries)
-        raise _Invalid(
-            _(
-                "%(country)s is not eligible here. Choose one of: %(countries)s.",
-                country=country_name(code),
-                countries=names,
-            )
-        )
-    return code
-
-
-def _file(value: object) -> int:
-    if isinstance(value, bool):
-        raise _Invalid(_("Upload the file again."))
-    if isinstance(value, int) and value > 0:
-        return value
-    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()) and int(value) > 0:
-        return int(value)
-    raise _Invalid(_("Upload the file again."))
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(_("Enter text."))
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
-def _number(value: object) -> Decimal:
-    try:
-        return numbers.parse_decimal(value, minimum=None, maximum=NUMBER_MAX)
-    except numbers.NumberRefused as exc:
-        raise _Invalid(exc.message) from None
-
-
-def _money(value: object) -> Decimal:
-    try:
-        return numbers.parse_money(value)
-    except numbers.NumberRefused as exc:
-        raise _Invalid(exc.message) from None
-
-
-def _date(value: object) -> dt.date:
-    if isinstance(value, dt.datetime):
-        raise _Invalid(_("Enter a date without a time, as YYYY-MM-DD."))
-    if isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str) or not _DATE_RE.fullmatch(value.strip()):
-        raise _Invalid(_("Enter the date as YYYY-MM-DD, for example 2026-03-31."))
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise _Invalid(
-            _("%(date)s is not a real date; check the day and month.", date=value.strip())
-        ) from None
-
-
-def _yes_no(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise _Invalid(_("Tick the box, or leave it unticked."))
-
-
-# One parser per field type: it returns the clean value or raises _Invalid.
-_PARSERS: dict[FieldType, Callable[[Field, object], object]] = {
-    FieldType.TEXT: _parse_text,
-    FieldType.LONG_TEXT: _parse_long_text,
-    FieldType.NUMBER: _parse_number,
-    FieldType.MONEY: _parse_money,
-    FieldType.DATE: lambda f, value: _date(value),
-    FieldType.CHOICE: _parse_choice,
-    FieldType.YES_NO: lambda f, value: _yes_no(value),
-    FieldType.MULTI_CHOICE: _multi_choice,
-    FieldType.COUNTRY: _country,
-    FieldType.FILE: lambda f, value: _file(value),
-    FieldType.GROUP: _parse_group,
-}
-
-
-def _decimal_text(value: Decimal, *, money: bool = False) -> str:
-    return format(value.quantize(_CENT), "f") if money else numbers.plain(value)
 
 
 def _required_message(f: Field) -> str:
