@@ -11,7 +11,7 @@ from flask_babel import Babel, gettext
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
-from documents.storage import DocumentStorage
+from documents.storage import open_storage
 from grants.background import BackgroundWorker
 from grants.config import Config
 from grants.db import make_engine, make_session_factory
@@ -48,7 +48,11 @@ def create_app(config: Config | None = None) -> Flask:
         config=config,
         engine=engine,
         sessions=make_session_factory(engine),
-        storage=DocumentStorage(config.document_root),
+        storage=open_storage(
+            config.document_location(),
+            endpoint_url=config.s3_endpoint_url,
+            region=config.s3_region,
+        ),
     )
     app.extensions["cascade"] = rt
 

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from documents.storage import DocumentStorage
+from documents.storage import DocumentStore
 from grants.background import BackgroundWorker
 from grants.config import Config
 from grants.db import committing
@@ -32,7 +32,7 @@ class Runtime:
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
-    storage: DocumentStorage
+    storage: DocumentStore
     worker: BackgroundWorker | None = None
 
 

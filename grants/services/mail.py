@@ -25,7 +25,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from documents.storage import DocumentStorage
+from documents.storage import DocumentStore, open_storage
 from grants.config import Config
 from grants.db import utcnow
 from grants.models import Document, DocumentStatus, MailMessage
@@ -233,7 +233,7 @@ def _refusal(exc: smtplib.SMTPException) -> _Refused:
 
 
 def _compose(
-    session: Session, storage: DocumentStorage, config: Config, message: MailMessage
+    session: Session, storage: DocumentStore, config: Config, message: MailMessage
 ) -> EmailMessage:
     """The e-mail for an outbox row, or _Refused when it cannot be built."""
     if parseaddr(message.to_address)[1] != message.to_address or "@" not in message.to_address:
@@ -333,7 +333,11 @@ def deliver_pending(
     """
     if not config.mail_server:
         return 0
-    storage = DocumentStorage(config.document_root)
+    storage = open_storage(
+        config.document_location(),
+        endpoint_url=config.s3_endpoint_url,
+        region=config.s3_region,
+    )
     smtp = _Smtp(config)
     sent = 0
     tried: set[int] = set()
