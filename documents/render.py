@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import signal
+import threading
+import time
+import traceback
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
-from weasyprint import HTML
+from markupsafe import Markup
+from weasyprint import CSS, HTML
 from weasyprint.css import ColorProfile
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from documents.kinds import TITLES, DocumentKind
@@ -25,11 +32,18 @@ __all__ = [
     "REQUIRED_FIELDS",
     "DocumentRenderError",
     "SnapshotError",
+    "prepare_render_process",
     "render_html",
+    "render_outcome",
     "render_pdf",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+_BASE_URL = TEMPLATES_DIR.as_uri() + "/"
+#: The documents' one stylesheet. render_pdf hands it to WeasyPrint already parsed;
+#: render_html inlines it, so that the HTML on its own shows (and prints) the same document.
+STYLESHEET = TEMPLATES_DIR / "document.css"
+_STYLESHEET_TEXT = STYLESHEET.read_text(encoding="utf-8")
 
 #: PDF/A-3b: archival, fonts embedded, and unlike PDF/A-1/2 it would allow attaching the
 #: snapshot JSON to the PDF later without changing the variant.
@@ -137,11 +151,54 @@ def _context(kind: DocumentKind, snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return context
 
 
-def render_html(kind: str, snapshot: Mapping[str, Any]) -> str:
-    """Render the snapshot as the HTML that render_pdf prints; useful for previews and tests."""
+def _html(kind: str, snapshot: Mapping[str, Any], *, inline_stylesheet: bool) -> str:
     document_kind = _kind(kind)
     template = _env.get_template(f"{document_kind.value}.html")
-    return template.render(_context(document_kind, snapshot))
+    context = _context(document_kind, snapshot)
+    context["stylesheet"] = Markup(_STYLESHEET_TEXT) if inline_stylesheet else ""
+    return template.render(context)
+
+
+def render_html(kind: str, snapshot: Mapping[str, Any]) -> str:
+    """Render the snapshot as the HTML that render_pdf prints, its stylesheet inlined: a
+    standalone page for previews and tests."""
+    return _html(kind, snapshot, inline_stylesheet=True)
+
+
+class _Resources:
+    """What every render can share, parsed once per thread (so once per worker process).
+
+    A FontConfiguration gathers the system's fonts and caches Pango font maps and line
+    metrics; the stylesheet's rules would otherwise be tokenised, validated and compiled
+    into selectors at each render. Neither changes what is drawn: the bytes of a render are
+    the same with fresh or reused ones (tests/unit/test_documents.py checks it). Per thread,
+    because Pango objects are not thread-safe and a web process may render a call guide in
+    a request thread while its outbox thread renders documents.
+    """
+
+    def __init__(self) -> None:
+        self.font_config = FontConfiguration()
+        # The same font_config as the render: @font-face rules (none yet) would register
+        # their fonts in it.
+        self.stylesheets = [
+            CSS(
+                string=_STYLESHEET_TEXT,
+                base_url=_BASE_URL,
+                url_fetcher=_DataOnlyURLFetcher(),
+                font_config=self.font_config,
+            )
+        ]
+
+
+_per_thread = threading.local()
+
+
+def _shared() -> _Resources:
+    """This thread's resources, made at its first render (not at import)."""
+    resources: _Resources | None = getattr(_per_thread, "resources", None)
+    if resources is None:
+        resources = _per_thread.resources = _Resources()
+    return resources
 
 
 def render_pdf(kind: str, snapshot: Mapping[str, Any]) -> bytes:
@@ -149,16 +206,17 @@ def render_pdf(kind: str, snapshot: Mapping[str, Any]) -> bytes:
 
     The PDF title metadata is "<title> <application reference>" (from the HTML <title>).
     """
-    html = render_html(kind, snapshot)
+    html = _html(kind, snapshot, inline_stylesheet=False)
     # PDF/A variants write a file identifier; deriving it from the document id (rather
     # than from the default content hash) keeps it stable across re-renders of a document.
     identifier = hashlib.md5(
         str(snapshot["document"]["id"]).encode(), usedforsecurity=False
     ).hexdigest()
+    resources = _shared()
     try:
-        return HTML(
-            string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=_DataOnlyURLFetcher()
-        ).write_pdf(
+        return HTML(string=html, base_url=_BASE_URL, url_fetcher=_DataOnlyURLFetcher()).write_pdf(
+            stylesheets=resources.stylesheets,
+            font_config=resources.font_config,
             color_profiles=_color_profiles(),
             pdf_variant=PDF_VARIANT,
             pdf_identifier=identifier.encode(),
@@ -168,3 +226,49 @@ def render_pdf(kind: str, snapshot: Mapping[str, Any]) -> bytes:
         # FatalURLFetchingError derives from BaseException; a worker's `except Exception`
         # would not catch it, so translate it into an ordinary error.
         raise DocumentRenderError(str(exc)) from exc
+
+
+# -- in a render process ---------------------------------------------------------------------
+
+
+def prepare_render_process(niceness: int = 0) -> None:
+    """Set up a process that only renders (the initializer of a worker's process pool).
+
+    Its parent handles Ctrl-C and stops the pool, so the process finishes its render instead
+    of dying with a traceback; should the parent die without stopping it (SIGKILL, the OOM
+    killer), the process ends too instead of waiting forever for work. ``niceness`` lowers
+    its CPU priority below the web processes on a shared machine. One throw-away render
+    loads fonts and stylesheet before any job.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if niceness:
+        os.nice(niceness)
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
+    render_pdf(
+        "call_guide",
+        {
+            "document": {"id": "warm-up", "generated_at": "-"},
+            "programme": {"name": "-", "disclaimer": "-"},
+            "call": {"reference": "-"},
+        },
+    )
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)  # orphaned: adopted by init (or a subreaper)
+
+
+def render_outcome(kind: str, snapshot: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+    """render_pdf for a render process: (the PDF, None) or (None, the error with its trace).
+
+    Only bytes and text go back to the parent: an exception object might not survive
+    pickling, and its traceback would be lost on the way.
+    """
+    try:
+        return render_pdf(kind, snapshot), None
+    except Exception:
+        return None, traceback.format_exc(limit=5)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from grants.runtime import Runtime
+    from grants.services.documents import RenderPool
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,19 @@ class PassResult:
     sent: int = 0
 
 
-def run_pass(rt: Runtime) -> PassResult:
+def run_pass(rt: Runtime, pool: RenderPool | None = None) -> PassResult:
     """Drain the document outbox, then deliver mail (a receipt waits for its PDF).
 
-    A failure of either half is logged and leaves its jobs pending for the next pass.
+    ``pool``: render processes (``cascade worker --processes N``); without it the PDFs are
+    rendered in this thread. A failure of either half is logged and leaves its jobs pending
+    for the next pass.
     """
     from grants.services.documents import drain
     from grants.services.mail import deliver_pending
 
     rendered = failed = sent = 0
     try:
-        result = drain(rt.sessions, rt.storage)
+        result = drain(rt.sessions, rt.storage, pool=pool)
         rendered, failed = result.rendered, result.failed
     except Exception:
         log.exception("document pass failed")
@@ -52,10 +55,11 @@ def work(
     wait: Callable[[], object],
     once: bool = False,
     report: Callable[[PassResult], None] | None = None,
+    pool: RenderPool | None = None,
 ) -> None:
     """Passes until stopped: ``wait`` sleeps (or waits for a wake-up) between them."""
     while True:
-        result = run_pass(rt)
+        result = run_pass(rt, pool)
         if report is not None:
             report(result)
         if once:
@@ -64,7 +68,11 @@ def work(
 
 
 class BackgroundWorker:
-    """The embedded worker: passes in a daemon thread of the web process (``make run``)."""
+    """The embedded worker: passes in a daemon thread of the web process (``make run``).
+
+    It renders in its own thread, one document after another: no render processes inside a
+    web process (production runs ``cascade worker`` for that).
+    """
 
     def __init__(self, rt: Runtime, interval: float = 5.0) -> None:
         self._rt = rt

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,9 +74,17 @@ def demo() -> None:
 @click.command("worker", help="Render pending documents and send queued e-mail until stopped.")
 @click.option("--once", is_flag=True, help="Drain what is pending, then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes rendering PDFs (default: CASCADE_RENDER_PROCESSES, or one per core); "
+    "1 renders in the worker process itself.",
+)
 @with_appcontext
-def worker(once: bool, interval: float) -> None:
+def worker(once: bool, interval: float, processes: int | None) -> None:
     from grants.background import PassResult, work
+    from grants.services.documents import RenderPool
 
     def report(result: PassResult) -> None:
         if result.rendered or result.failed:
@@ -80,7 +92,31 @@ def worker(once: bool, interval: float) -> None:
         if result.sent:
             click.echo(f"sent {result.sent} e-mail message(s)")
 
-    work(_runtime(), wait=lambda: time.sleep(interval), once=once, report=report)
+    rt = _runtime()
+    processes = processes or rt.config.render_processes
+    with contextlib.ExitStack() as stack:
+        # Stopped by `cascade serve` (SIGTERM) or Ctrl-C: leave through the pool's shutdown,
+        # which lets the renders under way finish and stops the render processes with us.
+        stack.enter_context(_sigterm_exits())
+        pool = stack.enter_context(RenderPool(processes)) if processes > 1 else None
+        work(rt, wait=lambda: time.sleep(interval), once=once, report=report, pool=pool)
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM raises SystemExit (so `finally` blocks run) while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command(

@@ -40,9 +40,20 @@ class Config:
             "DATABASE_URL", f"sqlite:///{INSTANCE / 'cascade.db'}"
         )
     )
+    # Where rendered PDFs and uploaded attachments live (see `document_location`). The local
+    # directory: with several web nodes or workers it must be one shared filesystem (NFS).
     document_root: Path = field(
         default_factory=lambda: Path(os.environ.get("DOCUMENT_ROOT", INSTANCE / "documents"))
     )
+    # DOCUMENT_STORE: unset, the directory above; a path, that directory instead;
+    # `s3://bucket/optional/prefix`, objects in an S3-compatible bucket, which every node
+    # reaches without a shared filesystem. Credentials follow boto3's usual chain
+    # (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an instance role).
+    document_store: str | None = field(default_factory=lambda: _env("DOCUMENT_STORE"))
+    # S3_ENDPOINT_URL: the S3 API of MinIO, Ceph, Scaleway... (e.g. http://minio:9000);
+    # unset, AWS itself. S3_REGION: the bucket's region (unset: boto3's AWS_REGION chain).
+    s3_endpoint_url: str | None = field(default_factory=lambda: _env("S3_ENDPOINT_URL"))
+    s3_region: str | None = field(default_factory=lambda: _env("S3_REGION"))
     secret_key: str = field(default_factory=_secret_key, repr=False)
     # Render PDFs in a background thread of the web process (the embedded default);
     # production runs `cascade worker` processes instead and turns this off.
@@ -92,6 +103,12 @@ class Config:
     outbox_workers: int = field(
         default_factory=lambda: int(os.environ.get("CASCADE_OUTBOX_WORKERS", "1"))
     )
+    # Processes each `cascade worker` renders PDFs with (1: in the worker process itself).
+    render_processes: int = field(
+        default_factory=lambda: (
+            int(os.environ.get("CASCADE_RENDER_PROCESSES", "0")) or os.cpu_count() or 1
+        )
+    )
     # Outgoing mail: sent through SMTP when MAIL_SERVER is set; otherwise it stays in the
     # outbox table, where the admin reads it (Admin → Mail outbox).
     mail_server: str | None = field(default_factory=lambda: _env("MAIL_SERVER"))
@@ -104,6 +121,10 @@ class Config:
     mail_from: str = field(
         default_factory=lambda: os.environ.get("MAIL_FROM", "Cascade <noreply@localhost>")
     )
+
+    def document_location(self) -> str | Path:
+        """What `documents.storage.open_storage` opens: DOCUMENT_STORE, else DOCUMENT_ROOT."""
+        return self.document_store or self.document_root
 
     def flask_settings(self) -> dict[str, object]:
         return {

@@ -5,6 +5,9 @@ outbox workers' job), rate-limit counters in RATELIMIT_STORAGE_URI (Redis with s
 processes or nodes), documents under a shared DOCUMENT_ROOT, data in PostgreSQL. Several
 machines can each run `cascade serve` against one database; `--outbox-workers 0` on some
 of them leaves the rendering to others (`cascade worker` claims jobs with SKIP LOCKED).
+Each outbox worker renders with CASCADE_RENDER_PROCESSES processes (default: one per core),
+niced below the web processes so that a burst of PDFs yields the CPU to requests; stopping
+the server stops them (SIGTERM lets the renders under way finish).
 """
 
 from __future__ import annotations

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pypdf
 import pytest
-from sqlalchemy import select
+from flask import Flask
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.kinds import STEP_KINDS, TITLES, DocumentKind
+from documents.render import render_outcome, render_pdf
 from documents.storage import sha256_hex
+from grants.db import unit_of_work
 from grants.models import Application, Document, DocumentStatus
 from grants.runtime import Runtime
 from grants.services import applications, awards, documents, eligibility, payments
-from grants.services.documents import MAX_ATTEMPTS, DrainResult, drain
-from tests.scenario import Scenario
+from grants.services.documents import (
+    MAX_ATTEMPTS,
+    PROCESS_DIED,
+    DrainResult,
+    RenderPool,
+    drain,
+)
+from tests.scenario import Scenario, pending_documents_discarded
 from workflows.money import format_eur
 from workflows.voucher import AppState
 
@@ -307,3 +321,220 @@ def test_documents_are_rendered_from_the_snapshot_taken_at_their_step(
             select(Application.content_sha256).where(Application.id == app_id)
         )
     assert content_sha and content_sha in squeeze(text)
+
+
+# -- batches, leases, render processes ---------------------------------------------------------
+
+
+@pytest.fixture
+def receipts(sessions: sessionmaker[Session]) -> Iterator[list[str]]:
+    """Six submission receipts, pending, in the order a drain claims them."""
+    with pending_documents_discarded(sessions):
+        many = Scenario(sessions, smes=6)
+        ids = []
+        for sme in range(6):
+            app_id = many.draft(sme)
+            many.submit(app_id)
+            (receipt,) = many.documents_of(app_id)
+            ids.append(receipt.id)
+        yield ids
+        many.retire_finance()
+
+
+def rows(sessions: sessionmaker[Session], ids: list[str]) -> list[Document]:
+    with sessions() as session:
+        found = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(ids)))}
+    return [found[i] for i in ids]
+
+
+def test_two_concurrent_drains_render_every_job_exactly_once(
+    receipts: list[str],
+    sessions: sessionmaker[Session],
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two drains at once (two workers): each job is claimed by one of them, rendered once.
+
+    Each drain's first render waits until the other drain is rendering too, so both hold
+    claimed jobs at the same moment. On PostgreSQL the drains exclude each other with row
+    locks and advisory-lock leases; on SQLite with the process's lease set.
+    """
+    real_render = documents.render_pdf
+    calls: Counter[str] = Counter()
+    both_rendering = threading.Barrier(2, timeout=60)
+    started = threading.local()
+
+    def render_counting(kind: str, snapshot: dict[str, Any]) -> bytes:
+        calls[snapshot["document"]["id"]] += 1
+        if not getattr(started, "rendering", False):
+            started.rendering = True
+            both_rendering.wait()
+        return real_render(kind, snapshot)
+
+    monkeypatch.setattr(documents, "render_pdf", render_counting)
+    with ThreadPoolExecutor(2) as threads:
+        results = [
+            future.result() for future in [threads.submit(run_drain, runtime) for _ in range(2)]
+        ]
+
+    assert all(result.rendered >= 1 and result.failed == 0 for result in results), results
+    assert sum(result.rendered for result in results) == len(receipts)
+    assert calls == Counter({doc_id: 1 for doc_id in receipts})
+    for row in rows(sessions, receipts):
+        assert (row.status, row.attempts, row.last_error) == (DocumentStatus.READY, 1, None)
+        assert sha256_hex(runtime.storage.read(row.storage_key or "")) == row.sha256
+
+
+def test_a_failing_job_inside_a_batch_does_not_stop_the_others_and_is_retried(
+    receipts: list[str],
+    sessions: sessionmaker[Session],
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failing = receipts[1]
+    real_claim = documents._claim
+    batches: list[list[str]] = []
+
+    def recording_claim(*args: Any, **kwargs: Any) -> Any:
+        claim = real_claim(*args, **kwargs)
+        if claim.jobs:
+            batches.append([job.id for job in claim.jobs])
+        return claim
+
+    def fail_one(kind: str, snapshot: dict[str, Any]) -> bytes:
+        if snapshot["document"]["id"] == failing:
+            raise OSError("font cache unreadable")
+        return render_pdf(kind, snapshot)
+
+    monkeypatch.setattr(documents, "_claim", recording_claim)
+    monkeypatch.setattr(documents, "render_pdf", fail_one)
+    first = run_drain(runtime)
+    assert first == DrainResult(rendered=len(receipts) - 1, failed=1)
+    # The failing job shared its claim with others, and they were rendered after it.
+    assert batches[0] == receipts[: documents.BATCH_SIZE]
+    assert failing in batches[0] and len(batches[0]) > 2
+    by_id = {row.id: row for row in rows(sessions, receipts)}
+    assert by_id[failing].status == DocumentStatus.PENDING
+    assert by_id[failing].attempts == 1
+    assert "font cache unreadable" in (by_id[failing].last_error or "")
+    assert all(
+        row.status == DocumentStatus.READY and row.attempts == 1
+        for doc_id, row in by_id.items()
+        if doc_id != failing
+    )
+
+    monkeypatch.setattr(documents, "render_pdf", render_pdf)
+    assert run_drain(runtime) == DrainResult(rendered=1, failed=0)
+    (retried,) = rows(sessions, [failing])
+    assert (retried.status, retried.attempts, retried.last_error) == (DocumentStatus.READY, 2, None)
+
+
+class WorkerKilled(BaseException):
+    """What the drain sees when its process is told to stop in the middle of a render."""
+
+
+def test_a_drain_stopped_mid_batch_leaves_its_jobs_claimable(
+    receipts: list[str],
+    sessions: sessionmaker[Session],
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def killed(kind: str, snapshot: dict[str, Any]) -> bytes:
+        raise WorkerKilled
+
+    monkeypatch.setattr(documents, "render_pdf", killed)
+    with pytest.raises(WorkerKilled):
+        run_drain(runtime)
+    # The job under way counted an attempt; the rest of its batch was given back untouched.
+    attempts = [row.attempts for row in rows(sessions, receipts)]
+    assert attempts == [1] + [0] * (len(receipts) - 1)
+    assert {row.status for row in rows(sessions, receipts)} == {DocumentStatus.PENDING}
+
+    monkeypatch.setattr(documents, "render_pdf", render_pdf)
+    assert run_drain(runtime) == DrainResult(rendered=len(receipts), failed=0)
+    assert [row.attempts for row in rows(sessions, receipts)] == [a + 1 for a in attempts]
+
+
+def test_a_job_whose_attempts_all_ended_without_result_is_given_up(
+    receipts: list[str], sessions: sessionmaker[Session], runtime: Runtime
+) -> None:
+    # Five claims, no result recorded: each render took its worker down with it.
+    crashing = receipts[0]
+    with unit_of_work(sessions) as session:
+        session.execute(
+            update(Document).where(Document.id == crashing).values(attempts=MAX_ATTEMPTS)
+        )
+    assert run_drain(runtime) == DrainResult(rendered=len(receipts) - 1, failed=1)
+    (given_up,) = rows(sessions, [crashing])
+    assert given_up.status == DocumentStatus.FAILED and given_up.attempts == MAX_ATTEMPTS
+    assert "ended without a result" in (given_up.last_error or "")
+    assert given_up.sha256 is None
+
+
+def test_the_worker_renders_with_a_pool_of_processes(
+    app: Flask, receipts: list[str], sessions: sessionmaker[Session], runtime: Runtime
+) -> None:
+    """`cascade worker --once --processes 2`: spawned render processes, same bytes."""
+    result = app.test_cli_runner().invoke(args=["worker", "--once", "--processes", "2"])
+    assert result.exit_code == 0, result.output
+    assert f"rendered {len(receipts)}, failed 0" in result.output
+    for row in rows(sessions, receipts):
+        assert (row.status, row.attempts, row.last_error) == (DocumentStatus.READY, 1, None)
+        data = runtime.storage.read(row.storage_key or "")
+        assert sha256_hex(data) == row.sha256 and len(data) == row.size
+        # A render process gives the very bytes this process gives for the snapshot.
+        assert data == render_pdf(row.kind, row.snapshot)
+
+
+def test_a_job_failing_in_a_render_process_is_recorded_and_the_others_rendered(
+    receipts: list[str], sessions: sessionmaker[Session], runtime: Runtime
+) -> None:
+    broken = receipts[2]
+    with unit_of_work(sessions) as session:
+        document = session.get(Document, broken)
+        assert document is not None
+        document.snapshot = {
+            **document.snapshot,
+            "application": {**document.snapshot["application"], "reference": ""},
+        }
+    with RenderPool(2) as pool:
+        result = drain(runtime.sessions, runtime.storage, pool=pool)
+    assert result == DrainResult(rendered=len(receipts) - 1, failed=1)
+    by_id = {row.id: row for row in rows(sessions, receipts)}
+    failed = by_id.pop(broken)
+    assert (failed.status, failed.attempts) == (DocumentStatus.PENDING, 1)
+    # The render process's own traceback comes back as the job's error.
+    assert "SnapshotError" in (failed.last_error or "")
+    assert "application.reference" in (failed.last_error or "")
+    assert {row.status for row in by_id.values()} == {DocumentStatus.READY}
+
+
+def render_or_die(kind: str, snapshot: dict[str, Any]) -> tuple[bytes | None, str | None]:
+    """A render process's task that dies on a marked snapshot, as on a crash in Pango."""
+    if snapshot["details"].get("die_while_rendering"):
+        os._exit(70)
+    return render_outcome(kind, snapshot)
+
+
+def test_a_render_process_that_dies_fails_only_its_own_job(
+    receipts: list[str], sessions: sessionmaker[Session], runtime: Runtime
+) -> None:
+    doomed = receipts[1]
+    with unit_of_work(sessions) as session:
+        document = session.get(Document, doomed)
+        assert document is not None
+        details = {**document.snapshot["details"], "die_while_rendering": True}
+        document.snapshot = {**document.snapshot, "details": details}
+    with RenderPool(2, task=render_or_die) as pool:
+        result = drain(runtime.sessions, runtime.storage, pool=pool)
+    # The jobs in flight with it died with its process; rendered again one at a time, only
+    # the doomed one failed, and the others' single claim counted a single attempt.
+    assert result == DrainResult(rendered=len(receipts) - 1, failed=1)
+    by_id = {row.id: row for row in rows(sessions, receipts)}
+    died = by_id.pop(doomed)
+    assert (died.status, died.attempts, died.last_error) == (
+        DocumentStatus.PENDING,
+        1,
+        PROCESS_DIED,
+    )
+    assert {(row.status, row.attempts) for row in by_id.values()} == {(DocumentStatus.READY, 1)}

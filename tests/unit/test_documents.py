@@ -6,6 +6,7 @@ import copy
 import hashlib
 import io
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,16 @@ from typing import Any
 import pypdf
 import pytest
 
+from documents import render
 from documents.kinds import STEP_KINDS, TITLES, DocumentKind
-from documents.render import SnapshotError, _DataOnlyURLFetcher, render_html, render_pdf
+from documents.render import (
+    STYLESHEET,
+    SnapshotError,
+    _DataOnlyURLFetcher,
+    render_html,
+    render_outcome,
+    render_pdf,
+)
 from documents.storage import DocumentStorage, sha256_hex
 
 DOCUMENT_ID = "6f1c1f0e-2b7a-4a57-9a51-3c1f7e0b2d11"
@@ -302,6 +311,53 @@ def test_rerendering_a_snapshot_gives_identical_bytes(
     # (and so the same sha256) for that to be harmless.
     kind = DocumentKind.REMITTANCE_ADVICE
     assert render_pdf(kind, make_snapshot(kind)) == rendered[kind]
+
+
+def test_reused_stylesheet_and_fonts_keep_the_bytes_identical(
+    rendered: dict[DocumentKind, bytes],
+) -> None:
+    """The parsed stylesheet and the FontConfiguration serve every render of a thread: the
+    module fixture rendered every kind with them; a kind rendered again after all the others,
+    and once more in a new thread (fresh ones, as in a new worker process), gives the same
+    bytes."""
+    kind = DocumentKind.SUBMISSION_RECEIPT
+    font_config, stylesheets = render._shared().font_config, render._shared().stylesheets
+    assert render_pdf(kind, make_snapshot(kind)) == rendered[kind]
+    assert render._shared().font_config is font_config
+    assert render._shared().stylesheets is stylesheets
+
+    fresh: dict[str, Any] = {}
+
+    def in_a_new_thread() -> None:
+        fresh["pdf"] = render_pdf(kind, make_snapshot(kind))
+        fresh["font_config"] = render._shared().font_config
+
+    thread = threading.Thread(target=in_a_new_thread)
+    thread.start()
+    thread.join()
+    assert fresh["font_config"] is not font_config
+    assert fresh["pdf"] == rendered[kind]
+
+
+def test_the_html_carries_the_stylesheet_the_pdf_is_printed_with() -> None:
+    # render_pdf passes the stylesheet parsed; the HTML alone (previews) inlines it.
+    kind = DocumentKind.PAYMENT_ORDER
+    html = render_html(kind, make_snapshot(kind))
+    assert html.count("<style>") == 1
+    assert STYLESHEET.read_text(encoding="utf-8") in html
+    assert "<style>" not in render._html(kind, make_snapshot(kind), inline_stylesheet=False)
+
+
+def test_render_outcome_gives_bytes_or_the_error_as_text() -> None:
+    # What a render process sends back to its worker: nothing that could fail to unpickle.
+    kind = DocumentKind.REMITTANCE_ADVICE
+    pdf, error = render_outcome(kind, make_snapshot(kind))
+    assert error is None and pdf is not None and pdf.startswith(b"%PDF")
+    snapshot = make_snapshot(kind)
+    del snapshot["call"]["reference"]
+    pdf, error = render_outcome(kind, snapshot)
+    assert pdf is None
+    assert error is not None and "SnapshotError" in error and "call.reference" in error
 
 
 def test_submission_receipt_shows_hash_and_answers(rendered: dict[DocumentKind, bytes]) -> None:
