@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from grants.models import Application, Evaluation, Instalment, Payment, User
-from grants.services import access, awards, calls, expectations, organisations
+from grants.models import Application, Call, Evaluation, Instalment, Payment, User
+from grants.services import access, awards, calls, expectations, organisations, payments
 from grants.services.actor import Actor
 from workflows import engine
 from workflows.call import CallState
 from workflows.money import prefinancing_amount
-from workflows.payment import PaymentState
+from workflows.registry import APPLICATION_WORKFLOWS, all_workflows
 from workflows.roles import Role
 from workflows.voucher import AppState
 
 # What the lists show of each row is loaded with it: a constant number of statements, not
-# one per application (12,000 applications made 12,017 statements before).
-_SHOWN = (
+# one per application (12,000 applications made 12,017 statements before). The finance
+# lists show no report, so they load none.
+_PAYMENTS_SHOWN = (
     selectinload(Application.organisation),
     selectinload(Application.call),
     selectinload(Application.payments),
-    selectinload(Application.reports),
 )
+_SHOWN = (*_PAYMENTS_SHOWN, selectinload(Application.reports))
 
 
 def visible(session: Session, actor: Actor) -> list[Application]:
@@ -48,29 +51,55 @@ def applicant(session: Session, actor: Actor, now: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A list of applications that is counted by ``stage`` and shown a page at a time."""
+
+    query: Select[tuple[Application]]
+    stage: ColumnElement[str]
+    stages: tuple[str, ...]
+    shown: tuple[Any, ...] = _SHOWN  # the loader options of what the list shows of a row
+
+    def counts(self, session: Session) -> dict[str, int]:
+        """How many rows are at each stage: one GROUP BY in the database."""
+        staged = (
+            self.query.with_only_columns(self.stage.label("stage"), maintain_column_froms=True)
+            .order_by(None)
+            .subquery()
+        )
+        grouped = session.execute(select(staged.c.stage, func.count()).group_by(staged.c.stage))
+        return {stage: number for stage, number in grouped}
+
+    def page(
+        self, session: Session, counts: dict[str, int], wanted: str, page: int, size: int
+    ) -> dict[str, Any]:
+        """One page of the rows, filtered to ``wanted`` (if one of the stages), with what the
+        lists show of each row loaded with it; paging happens in the database."""
+        wanted = wanted if wanted in self.stages else ""
+        total = counts.get(wanted, 0) if wanted else sum(counts.values())
+        pages = max((total + size - 1) // size, 1)
+        page = min(page, pages)
+        query = self.query.where(self.stage == wanted) if wanted else self.query
+        rows = session.scalars(query.options(*self.shown).offset((page - 1) * size).limit(size))
+        return {
+            "applications": list(rows),
+            "counts": counts,
+            "wanted": wanted,
+            "states": list(self.stages),
+            "page": page,
+            "total": total,
+        }
+
+
 def by_status(session: Session, actor: Actor, wanted: str, page: int, size: int) -> dict[str, Any]:
     """One page of the visible applications, filtered to ``wanted`` (if a state), with the
     count of each status; counting and paging happen in the database."""
-    states = [str(s) for s in AppState]
-    wanted = wanted if wanted in states else ""
-    query = access.visible_applications_query(actor)
-    shown = query.order_by(None).subquery()
-    grouped = session.execute(select(shown.c.status, func.count()).group_by(shown.c.status))
-    counts = {status: number for status, number in grouped}
-    total = counts.get(wanted, 0) if wanted else sum(counts.values())
-    pages = max((total + size - 1) // size, 1)
-    page = min(page, pages)
-    if wanted:
-        query = query.where(Application.status == wanted)
-    rows = session.scalars(query.options(*_SHOWN).offset((page - 1) * size).limit(size))
-    return {
-        "applications": list(rows),
-        "counts": counts,
-        "wanted": wanted,
-        "states": states,
-        "page": page,
-        "total": total,
-    }
+    listing = Listing(
+        access.visible_applications_query(actor),
+        Application.status,
+        tuple(str(s) for s in AppState),
+    )
+    return listing.page(session, listing.counts(session), wanted, page, size)
 
 
 def call_rows(session: Session) -> list[dict[str, Any]]:
@@ -99,35 +128,101 @@ def evaluator(session: Session, actor: Actor) -> dict[str, Any]:
     return {"evaluations": list(evaluations)}
 
 
-def _finance_has_a_step(application: Application) -> bool:
-    # Read from the workflow: the states from which a finance officer moves the voucher.
-    return bool(engine.available_triggers(application.workflow, application.status, Role.FINANCE))
+# The stage of a pre-financing instalment that has no payment row yet.
+TO_PREPARE = "to_prepare"
 
 
-def finance(session: Session, actor: Actor) -> dict[str, Any]:
-    vouchers = visible(session, actor)
-    to_prefinance = [
-        (a, prefinancing_amount(a.awarded_amount or Decimal(0), a.call.prefinancing_percent))
-        for a in vouchers
-        if a.status == AppState.CONTRACTED
-        and not any(p.instalment == Instalment.PREFINANCING for p in a.payments)
-        and (a.awarded_amount or 0) > 0
-        and a.call.prefinancing_percent > 0
-    ]
-    open_prefinancing = session.scalars(
-        select(Payment)
-        .where(
-            Payment.instalment == Instalment.PREFINANCING,
-            Payment.status.in_([PaymentState.PREPARED, PaymentState.AUTHORISED]),
+def _finance_steps() -> tuple[ColumnElement[bool], tuple[str, ...]]:
+    """Where a finance officer moves the voucher itself (the balance's steps), as the workflow
+    version its call pinned says; and every such state, in workflow order."""
+    where: list[ColumnElement[bool]] = []
+    found: dict[str, None] = {}
+    for definition in all_workflows():
+        if definition.name not in APPLICATION_WORKFLOWS:
+            continue
+        states = [
+            s for s in definition.states if engine.available_triggers(definition, s, Role.FINANCE)
+        ]
+        found.update(dict.fromkeys(states))
+        where.append(
+            and_(
+                Call.workflow_name == definition.name,
+                Call.workflow_version == definition.version,
+                Application.status.in_(states),
+            )
         )
-        .order_by(Payment.id)
+    return or_(*where), tuple(found)
+
+
+def _finance_listings(actor: Actor) -> dict[str, Listing]:
+    """The finance officer's lists, in the order the dashboard offers them: the pre-financing
+    instalments to prepare, authorise or mark paid; the vouchers whose balance payment a
+    finance officer moves on; every voucher under agreement."""
+    vouchers = access.visible_applications_query(actor)
+    prefinancing = vouchers.join(Application.call).outerjoin(
+        Payment,
+        and_(
+            Payment.application_id == Application.id, Payment.instalment == Instalment.PREFINANCING
+        ),
     )
+    to_prepare = and_(
+        Payment.id.is_(None),
+        Application.status == AppState.CONTRACTED,
+        Application.awarded_amount > 0,
+        Call.prefinancing_percent > 0,
+    )
+    balance_steps, balance_states = _finance_steps()
+    return {
+        "prefinancing": Listing(
+            prefinancing.where(or_(to_prepare, Payment.status.in_(payments.OPEN_STATES))),
+            func.coalesce(Payment.status, TO_PREPARE),
+            (TO_PREPARE, *(str(s) for s in payments.OPEN_STATES)),
+            _PAYMENTS_SHOWN,
+        ),
+        "balance": Listing(
+            vouchers.join(Application.call).where(balance_steps),
+            Application.status,
+            balance_states,
+            _PAYMENTS_SHOWN,
+        ),
+        "vouchers": Listing(vouchers, Application.status, access.FINANCE_STATES, _PAYMENTS_SHOWN),
+    }
+
+
+def _prefinancing_rows(
+    applications: Iterable[Application],
+) -> list[tuple[Application, Payment | None, Decimal]]:
+    """Each voucher with its open pre-financing instalment (none: still to prepare) and the
+    amount of the instalment."""
+    rows = []
+    for a in applications:
+        payment = payments.instalment(a, Instalment.PREFINANCING)
+        amount = (
+            payment.amount
+            if payment
+            else prefinancing_amount(a.awarded_amount or Decimal(0), a.call.prefinancing_percent)
+        )
+        rows.append((a, payment, amount))
+    return rows
+
+
+def finance(
+    session: Session, actor: Actor, chosen: str, wanted: str, page: int, size: int
+) -> dict[str, Any]:
+    """One page of one of the finance officer's lists (``chosen``, else the first), filtered
+    to ``wanted`` (if one of its stages), with the count of every list and of each stage of
+    the chosen one; counting and paging happen in the database."""
+    listings = _finance_listings(actor)
+    chosen = chosen if chosen in listings else next(iter(listings))
+    counts = {name: listing.counts(session) for name, listing in listings.items()}
+    data = listings[chosen].page(session, counts[chosen], wanted, page, size)
+    if chosen == "prefinancing":
+        data["prefinancing_rows"] = _prefinancing_rows(data["applications"])
     names = session.scalars(select(User).where(User.role == Role.FINANCE))
     return {
-        "vouchers": vouchers,
-        "balance_work": [a for a in vouchers if _finance_has_a_step(a)],
-        "to_prefinance": to_prefinance,
-        "open_prefinancing": list(open_prefinancing),
+        **data,
+        "chosen": chosen,
+        "list_totals": {name: sum(c.values()) for name, c in counts.items()},
         "names": {u.id: u.full_name for u in names},
     }
 

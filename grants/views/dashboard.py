@@ -77,13 +77,13 @@ def _wanted_status() -> str:
     return request.args.get("status", "").strip()
 
 
-def _listed(data: dict[str, Any]) -> dict[str, Any]:
-    """The status list's pager, and the filter it keeps from page to page."""
+def _listed(data: dict[str, Any], **kept: str) -> dict[str, Any]:
+    """The status list's pager, and the filter it keeps from page to page (with ``kept``)."""
     wanted = data["wanted"]
     return {
         **data,
         "pager": pager_for(data["page"], data["total"]),
-        "pager_args": {"status": wanted} if wanted else {},
+        "pager_args": {**kept, "status": wanted} if wanted else kept,
     }
 
 
@@ -101,7 +101,11 @@ def _evaluator() -> str:
 
 
 def _finance() -> str:
-    return render_template("dashboard/finance.html", **dashboards.finance(db_session(), actor()))
+    chosen = request.args.get("list", "").strip()
+    data = dashboards.finance(
+        db_session(), actor(), chosen, _wanted_status(), page_number(), PAGE_SIZE
+    )
+    return render_template("dashboard/finance.html", **_listed(data, list=data["chosen"]))
 
 
 def _auditor() -> str:

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import and_, delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from grants.models import Application, Document, Evaluation, Instalment, Payment
+from grants.db import utcnow
+from grants.models import (
+    Application,
+    Call,
+    Document,
+    Evaluation,
+    Instalment,
+    Organisation,
+    Payment,
+)
+from grants.services.access import FINANCE_STATES
 from grants.services.documents import DrainResult
 from grants.views.common import PAGE_SIZE
-from tests.scenario import GOOD_ANSWERS, KEYS, Scenario, form_data
+from tests.scenario import GOOD_ANSWERS, IBANS, KEYS, Scenario, form_data
 from tests.typed_numbers import UNREADABLE, field_error
 from workflows.payment import PaymentState
 from workflows.voucher import AppState
@@ -65,6 +79,22 @@ def draft_form(**overrides: str) -> dict[str, str]:
 def document_count(sessions: sessionmaker[Session], app_id: int) -> int:
     with sessions() as session:
         return len(session.scalars(select(Document).where(Document.application_id == app_id)).all())
+
+
+def statements_taken(app: Flask, client: FlaskClient, url: str) -> int:
+    """How many SQL statements the page at ``url`` takes to answer."""
+    engine = app.extensions["cascade"].engine
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200, url
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
 
 
 @pytest.fixture
@@ -470,23 +500,11 @@ def test_dashboards_take_the_same_statements_however_many_applications(
     app: Flask, login: Login, scenario: Scenario
 ) -> None:
     """Each list loads what it shows with its rows: no statement per application."""
-    engine = app.extensions["cascade"].engine
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
 
     def statements_for(who: str) -> int:
         client = app.test_client()
         login(client, scenario.people.emails[who])
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert client.get("/dashboard").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        taken = len(statements)
-        statements.clear()
-        return taken
+        return statements_taken(app, client, "/dashboard")
 
     first = scenario.draft(0)
     scenario.advance(first, AppState.CONTRACTED)
@@ -522,3 +540,225 @@ def test_the_officer_list_is_paged_and_counted_in_the_database(
     filtered = html(client.get("/dashboard?status=submitted"))
     assert filtered.count('<th scope="row" class="ref">') == min(submitted or 0, PAGE_SIZE)
     assert scenario.application(app_id).reference in filtered or (submitted or 0) > PAGE_SIZE
+
+
+# -- the finance officer's lists ----------------------------------------------------------------
+
+# A listed voucher's reference, as each row of a dashboard list begins.
+LISTED = re.compile(r'<th scope="row" class="ref"><a href="/applications/\d+">([^<]+)</a></th>')
+PREFINANCING_STAGES = ("to_prepare", PaymentState.PREPARED, PaymentState.AUTHORISED)
+BALANCE_STAGES = (AppState.REPORT_APPROVED, AppState.PAYMENT_PREPARED, AppState.PAYMENT_AUTHORISED)
+
+
+class Vouchers:
+    """Vouchers of the scenario's call written straight to the database (the steps that make
+    them would take minutes for more than a page of them), removed again afterwards so that
+    no other test sees them."""
+
+    def __init__(self, sessions: sessionmaker[Session], scenario: Scenario) -> None:
+        self._sessions = sessions
+        self._scenario = scenario
+        self._made: list[tuple[int, int]] = []  # (application, organisation)
+
+    def add(self, stage: str, count: int) -> None:
+        """``count`` vouchers at ``stage``: a pre-financing stage (of a contracted voucher)
+        or the voucher's own status."""
+        scenario = self._scenario
+        preparer, authoriser = scenario.people.finance
+        contracted = stage in PREFINANCING_STAGES
+        with self._sessions.begin() as session:
+            made = []
+            for _ in range(count):
+                number = len(self._made) + len(made)
+                org = Organisation(
+                    legal_name=f"Bulk {number} {scenario.tag} S.r.l.",
+                    country="IT",
+                    registration_number=f"B{scenario.tag}{number:04d}",
+                )
+                application = Application(
+                    reference=f"T-{scenario.tag.upper()}-B{number:04d}",
+                    call_id=scenario.call_id,
+                    organisation=org,
+                    created_by_id=scenario.people.applicants[0].user_id,
+                    status=AppState.CONTRACTED if contracted else stage,
+                    title=f"Bulk {number}",
+                    requested_amount=Decimal("8000.00"),
+                    answers={},
+                    awarded_amount=Decimal("8000.00"),
+                    iban=IBANS[0],
+                    account_holder=f"Bulk {number} account",
+                )
+                session.add(application)
+                if stage in (PaymentState.PREPARED, PaymentState.AUTHORISED):
+                    authorised = stage == PaymentState.AUTHORISED
+                    session.add(
+                        Payment(
+                            application=application,
+                            instalment=Instalment.PREFINANCING,
+                            status=stage,
+                            amount=Decimal("4000.00"),
+                            payee_name=application.account_holder,
+                            iban=IBANS[0],
+                            prepared_by_id=preparer.user_id,
+                            prepared_at=utcnow(),
+                            authorised_by_id=authoriser.user_id if authorised else None,
+                            authorised_at=utcnow() if authorised else None,
+                        )
+                    )
+                made.append((application, org))
+            session.flush()
+            self._made += [(a.id, o.id) for a, o in made]
+
+    def remove(self) -> None:
+        applications = [a for a, _ in self._made]
+        with self._sessions.begin() as session:
+            session.execute(delete(Payment).where(Payment.application_id.in_(applications)))
+            session.execute(delete(Application).where(Application.id.in_(applications)))
+            organisations = [o for _, o in self._made]
+            session.execute(delete(Organisation).where(Organisation.id.in_(organisations)))
+
+
+@pytest.fixture
+def vouchers(sessions: sessionmaker[Session], scenario: Scenario) -> Iterator[Vouchers]:
+    made = Vouchers(sessions, scenario)
+    yield made
+    made.remove()
+
+
+def _finance_shows(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """What the finance lists must show, read from the tables: every voucher under agreement
+    and the pre-financing instalments waiting for authorisation, by reference; and counts."""
+    agreed = Application.status.in_(FINANCE_STATES)
+    prefinancing = and_(
+        Payment.application_id == Application.id, Payment.instalment == Instalment.PREFINANCING
+    )
+    by_reference = Application.reference
+    with sessions() as session:
+        return {
+            "vouchers": list(
+                session.scalars(select(by_reference).where(agreed).order_by(by_reference))
+            ),
+            "prepared": list(
+                session.scalars(
+                    select(by_reference)
+                    .join(Payment, prefinancing)
+                    .where(agreed, Payment.status == PaymentState.PREPARED)
+                    .order_by(by_reference)
+                )
+            ),
+            "authorised": session.scalar(
+                select(func.count())
+                .select_from(Application)
+                .join(Payment, prefinancing)
+                .where(agreed, Payment.status == PaymentState.AUTHORISED)
+            ),
+            "to_prepare": session.scalar(
+                select(func.count())
+                .select_from(Application)
+                .join(Application.call)
+                .where(
+                    Application.status == AppState.CONTRACTED,
+                    Application.awarded_amount > 0,
+                    Call.prefinancing_percent > 0,
+                    ~select(Payment.id).where(prefinancing).exists(),
+                )
+            ),
+            "balance": session.scalar(
+                select(func.count()).where(Application.status.in_(BALANCE_STAGES))
+            ),
+        }
+
+
+def _next_page(body: str) -> str:
+    found = re.search(r'<a href="([^"]+)" rel="next">', body)
+    assert found, "no next page"
+    return unescape(found.group(1))
+
+
+def test_the_finance_lists_are_paged_counted_and_filtered_in_the_database(
+    app: Flask,
+    login: Login,
+    scenario: Scenario,
+    sessions: sessionmaker[Session],
+    vouchers: Vouchers,
+) -> None:
+    vouchers.add(PaymentState.PREPARED, PAGE_SIZE + 3)
+    vouchers.add(PaymentState.AUTHORISED, 2)
+    vouchers.add("to_prepare", 2)
+    vouchers.add(AppState.REPORT_APPROVED, 1)
+    expected = _finance_shows(sessions)
+    prepared, agreed = expected["prepared"], expected["vouchers"]
+    assert len(prepared) > PAGE_SIZE
+    client = app.test_client()
+    login(client, scenario.people.emails["finance2"])
+
+    # Each list's count, in the database: on the lists' buttons and in the filter.
+    waiting = len(prepared) + expected["authorised"] + expected["to_prepare"]
+    body = html(client.get("/dashboard"))
+    assert f"Pre-financing ({waiting})" in body
+    assert f"Balance payments to process ({expected['balance']})" in body
+    assert f"Vouchers under agreement ({len(agreed)})" in body
+    assert f"All ({waiting})" in body
+    assert f"Prepared ({len(prepared)})" in body
+    assert f"Authorised ({expected['authorised']})" in body
+    assert f"To prepare ({expected['to_prepare']})" in body
+    assert len(LISTED.findall(body)) == min(waiting, PAGE_SIZE)
+
+    # Filtered to the instalments waiting for authorisation: a page of them, then the rest,
+    # the filter kept from page to page.
+    body = html(client.get("/dashboard?list=prefinancing&status=prepared"))
+    assert LISTED.findall(body) == prepared[:PAGE_SIZE]
+    pages = -(-len(prepared) // PAGE_SIZE)
+    assert f"Page 1 of {pages}" in body
+    following = _next_page(body)
+    assert parse_qs(urlsplit(following).query) == {
+        "list": ["prefinancing"],
+        "status": ["prepared"],
+        "page": ["2"],
+    }
+    body = html(client.get(following))
+    assert LISTED.findall(body) == prepared[PAGE_SIZE : 2 * PAGE_SIZE]
+    assert f"Page 2 of {pages}" in body
+    assert '<option value="prepared" selected>' in body
+    assert body.count("Authorise<span") == len(prepared[PAGE_SIZE : 2 * PAGE_SIZE])
+
+    # Every voucher under agreement, a page at a time, none twice and none left out.
+    seen: list[str] = []
+    url = "/dashboard?list=vouchers"
+    for page in range(1, -(-len(agreed) // PAGE_SIZE) + 1):
+        body = html(client.get(url))
+        seen += LISTED.findall(body)
+        if len(seen) < len(agreed):
+            url = _next_page(body)
+            assert parse_qs(urlsplit(url).query) == {"list": ["vouchers"], "page": [str(page + 1)]}
+    assert seen == agreed
+
+    # A page beyond the last shows the last; nonsense shows the first; an unknown list or
+    # status shows everything of the first list.
+    body = html(client.get("/dashboard?list=prefinancing&status=prepared&page=999999"))
+    assert f"Page {pages} of {pages}" in body
+    assert LISTED.findall(body) == prepared[(pages - 1) * PAGE_SIZE :]
+    body = html(client.get("/dashboard?list=prefinancing&status=prepared&page=abc"))
+    assert LISTED.findall(body) == prepared[:PAGE_SIZE]
+    body = html(client.get("/dashboard?list=nonsense&status=nonsense"))
+    assert len(LISTED.findall(body)) == min(waiting, PAGE_SIZE)
+    assert 'aria-current="page">Pre-financing' in body
+
+
+def test_the_finance_lists_take_the_same_statements_however_many_payments(
+    app: Flask, login: Login, scenario: Scenario, vouchers: Vouchers
+) -> None:
+    """Every finance list, filtered or not, loads what it shows with its rows."""
+    client = app.test_client()
+    login(client, scenario.people.emails["finance2"])
+    urls = ["/dashboard", "/dashboard?list=balance", "/dashboard?list=vouchers"]
+    urls += [f"/dashboard?list=prefinancing&status={s}" for s in PREFINANCING_STAGES]
+    urls += [f"/dashboard?list=balance&status={s}" for s in BALANCE_STAGES]
+    urls += [f"{url}&page=2" for url in urls[1:]]
+    for stage in (*PREFINANCING_STAGES, *BALANCE_STAGES):
+        vouchers.add(stage, 1)
+    before = {url: statements_taken(app, client, url) for url in urls}
+    for stage in (*PREFINANCING_STAGES, *BALANCE_STAGES):
+        vouchers.add(stage, PAGE_SIZE)
+    after = {url: statements_taken(app, client, url) for url in urls}
+    assert after == before
