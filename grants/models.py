@@ -337,13 +337,17 @@ class Document(Base):
 class AuditEvent(Base):
     """Append-only, hash-chained record of every audited change.
 
-    ``id`` is the chain position, assigned by the writer as head + 1 (never autoincrement),
-    so a removed row shows as a gap and two writers cannot both take the same place.
+    An event is inserted unlinked (``seq``, ``prev_hash`` and ``hash`` empty) and linked in
+    one step right before its transaction commits: ``seq`` is the chain position, head + 1,
+    so a removed row shows as a gap, and the unique ``seq`` and ``prev_hash`` keep two
+    writers from taking the same place. ``id`` is only the row's name (documents point at
+    it); for events written before linking at commit, it equals ``seq``.
     """
 
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int | None] = mapped_column(unique=True)
     occurred_at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_name: Mapped[str] = mapped_column(String(200))
@@ -356,8 +360,8 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any]]
     request_id: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class CallForm(Base):

@@ -40,7 +40,7 @@ def trail_page(session: Session, reference: str, page: int) -> TrailPage:
     page = min(page, pages)
     events = list(
         session.scalars(
-            query.order_by(AuditEvent.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+            query.order_by(AuditEvent.seq.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
         )
     )
     rows = session.execute(

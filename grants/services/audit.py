@@ -1,8 +1,11 @@
 """The append-only, hash-chained audit trail.
 
-Each event's hash is sha256(previous hash + canonical JSON of the event). The chain head is
-read under a lock (PostgreSQL advisory lock; SQLite's BEGIN IMMEDIATE already serialises
-writers), and the unique ``prev_hash`` makes a fork impossible even if the lock were missed.
+Each event's hash is sha256(previous hash + canonical JSON of the event). Events are written
+unlinked inside the caller's transaction and linked, all of a transaction's events in one
+step, right before it commits: the chain head is read under a lock (PostgreSQL advisory
+lock; SQLite's BEGIN IMMEDIATE already serialises writers) held only from linking to commit,
+so a long transaction (a ranking) no longer holds every other writer. The unique ``seq`` and
+``prev_hash`` make a fork impossible even if the lock were missed.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, bindparam, func, inspect, select, text, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from grants.db import utcnow
 from grants.models import AuditEvent
@@ -27,6 +32,8 @@ from grants.services.actor import Actor
 GENESIS_HASH = "0" * 64
 # Any constant works; it only has to be the same for every writer of this database.
 _CHAIN_LOCK_KEY = 0x43415343  # "CASC"
+# The session's events written in its current transaction and not yet linked.
+_UNLINKED = "cascade.audit.unlinked"
 
 
 def _jsonable(value: Any) -> Any:
@@ -41,9 +48,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _Linking:
+    """An event as it will be linked: its stored fields with the predecessor's hash."""
+
+    event: AuditEvent
+    prev_hash: str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.event, name)
+
+
 # An event as the ORM holds it, or a plain Core row of the audit table: verify and export
 # read rows, which is several times cheaper than building an ORM object per event.
-EventLike = AuditEvent | Row[Any]
+EventLike = AuditEvent | Row[Any] | _Linking
 
 
 def canonical_payload(event: EventLike) -> str:
@@ -87,13 +105,8 @@ def record(
     after: dict[str, Any] | None = None,
     application_id: int | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
-    _lock_chain(session)
-    head = session.execute(
-        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).first()
+    """Write one event inside the caller's transaction; it joins the chain at commit."""
     event = AuditEvent(
-        id=(head.id + 1) if head else 1,
         # Microseconds dropped: both backends then store and return exactly the same value.
         occurred_at=utcnow().replace(microsecond=0),
         actor_id=actor.user_id,
@@ -107,59 +120,140 @@ def record(
         after=_jsonable(after or {}),
         request_id=actor.request_id,
         ip=actor.ip,
-        prev_hash=head.hash if head else GENESIS_HASH,
     )
-    event.hash = compute_hash(event)
     session.add(event)
-    session.flush()
+    session.flush()  # its id: documents and notices name the event
+    session.info.setdefault(_UNLINKED, []).append(event)
     return event
+
+
+_LINK = (
+    update(AuditEvent.__table__)
+    .where(AuditEvent.__table__.c.id == bindparam("event_id"))
+    .values(seq=bindparam("seq"), prev_hash=bindparam("prev"), hash=bindparam("digest"))
+)
+
+
+def link_pending(session: Session) -> int:
+    """Link the transaction's unlinked events to the chain head, in the order written."""
+    # An event rolled back with a savepoint is no longer persistent: it has nothing to link.
+    pending = [e for e in session.info.pop(_UNLINKED, []) if inspect(e).persistent]
+    if not pending:
+        return 0
+    session.flush()
+    _lock_chain(session)
+    table = AuditEvent.__table__
+    head = session.execute(
+        select(table.c.seq, table.c.hash)
+        .where(table.c.seq.is_not(None))
+        .order_by(table.c.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    links = []
+    for event in pending:
+        seq += 1
+        digest = compute_hash(_Linking(event, prev))
+        links.append({"event_id": event.id, "seq": seq, "prev": prev, "digest": digest})
+        prev = digest
+    session.execute(_LINK, links)
+    for event, link in zip(pending, links, strict=True):
+        set_committed_value(event, "seq", link["seq"])
+        set_committed_value(event, "prev_hash", link["prev"])
+        set_committed_value(event, "hash", link["digest"])
+    return len(links)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _link_before_commit(session: Session) -> None:
+    link_pending(session)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_unlinked(session: Session) -> None:
+    session.info.pop(_UNLINKED, None)
 
 
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool
     checked: int
+    # The first bad event: its id (what documents and the trail call it) and chain position.
     first_bad_id: int | None = None
+    first_bad_seq: int | None = None
     problem: str = ""
 
 
 def _events(session: Session) -> Iterator[Row[Any]]:
-    # Streams Core rows in id order; an auditor's chain can be long. On PostgreSQL yield_per
-    # uses a server-side cursor: close it even when the caller stops early (a broken chain).
+    # Streams Core rows in chain order; an auditor's chain can be long. On PostgreSQL
+    # yield_per uses a server-side cursor: close it even when the caller stops early.
     table = AuditEvent.__table__
     with session.execute(
-        select(table).order_by(table.c.id).execution_options(yield_per=1000)
+        select(table)
+        .where(table.c.seq.is_not(None))
+        .order_by(table.c.seq)
+        .execution_options(yield_per=1000)
     ) as events:
         yield from events
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Recompute every hash; name the first event that was changed, removed or reordered."""
+def _walk(session: Session) -> ChainReport:
     expected_prev = GENESIS_HASH
-    expected_id = 1
+    expected_seq = 1
     checked = 0
     with closing(_events(session)) as events:
         for event in events:
-            if event.id != expected_id:
+            if event.seq != expected_seq:
                 return ChainReport(
                     False,
                     checked,
                     event.id,
-                    f"event {expected_id} is missing before event {event.id}",
+                    event.seq,
+                    f"the event at chain position {expected_seq} is missing "
+                    f"(found position {event.seq} instead)",
                 )
             if event.prev_hash != expected_prev:
                 return ChainReport(
                     False,
                     checked,
                     event.id,
+                    event.seq,
                     "its previous-hash link does not match the event before",
                 )
             if compute_hash(event) != event.hash:
-                return ChainReport(False, checked, event.id, "its content does not match its hash")
+                return ChainReport(
+                    False, checked, event.id, event.seq, "its content does not match its hash"
+                )
             expected_prev = event.hash
-            expected_id += 1
+            expected_seq += 1
             checked += 1
     return ChainReport(True, checked)
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute every hash; name the first event that was changed, removed or reordered.
+
+    A committed event is always linked (its transaction links it before committing), so a
+    row outside the chain was put there behind the application's back.
+    """
+    report = _walk(session)
+    if not report.ok:
+        return report
+    table = AuditEvent.__table__
+    stray = session.scalar(
+        select(func.min(table.c.id)).where(
+            (table.c.seq.is_(None)) | (table.c.hash.is_(None)) | (table.c.prev_hash.is_(None))
+        )
+    )
+    if stray is not None:
+        return ChainReport(
+            False,
+            report.checked,
+            stray,
+            None,
+            "it is not linked into the chain",
+        )
+    return report
 
 
 def export_rows(session: Session) -> Iterator[dict[str, Any]]:

@@ -37,7 +37,8 @@ from tests.scenario import (
 from workflows.voucher import AppState
 
 TABLE = AuditEvent.__table__
-TAMPERABLE = [c.name for c in TABLE.columns if c.name != "id"]
+# The row's name (id) and its chain position (seq, covered by the links) aside.
+TAMPERABLE = [c.name for c in TABLE.columns if c.name not in ("id", "seq")]
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +67,15 @@ def assert_append_only(engine: Engine, event_id: int) -> None:
     ):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement), {"id": event_id})
+
+
+def id_at(sessions: sessionmaker[Session], seq: int) -> int:
+    """The row at a chain position: positions and row ids differ once a transaction that
+    wrote an event rolled back."""
+    with sessions() as session:
+        row_id = session.scalar(select(AuditEvent.id).where(AuditEvent.seq == seq))
+    assert row_id is not None
+    return row_id
 
 
 def verify(sessions: sessionmaker[Session]) -> ChainReport:
@@ -99,9 +109,9 @@ def test_the_chain_verifies_after_a_full_lifecycle(
     app_id = walked(scenario, AppState.CLOSED)
     report = assert_intact(sessions)
     with sessions() as session:
-        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
         assert report.checked == len(events)
-        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert events[0].prev_hash == audit.GENESIS_HASH
         for previous, event in itertools.pairwise(events):
             assert event.prev_hash == previous.hash
@@ -137,7 +147,7 @@ def tampered_value(
             return flip(value)
 
 
-def test_every_column_but_the_id_is_covered() -> None:
+def test_every_column_but_the_id_and_position_is_covered() -> None:
     assert set(TAMPERABLE) == {
         "occurred_at",
         "actor_id",
@@ -162,7 +172,8 @@ def test_tampering_with_any_field_is_detected_and_located(
 ) -> None:
     app_id = walked(scenario)
     other_app = scenario.draft(1)  # events follow the tampered one
-    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "submit")
+    event = next(e for e in scenario.events_of(app_id) if e.action == "submit")
+    event_id = event.id
     assert_intact(sessions)
     original = audit_row(engine, event_id)
     changed = tampered_value(column, original, scenario, other_app)
@@ -174,7 +185,7 @@ def test_tampering_with_any_field_is_detected_and_located(
         assert audit_row(engine, event_id)[column] == changed
         report = verify(sessions)
         assert not report.ok
-        assert report.first_bad_id == event_id
+        assert (report.first_bad_id, report.first_bad_seq) == (event_id, event.seq)
         expected = "previous-hash" if column == "prev_hash" else "does not match its hash"
         assert expected in report.problem
     finally:
@@ -189,7 +200,8 @@ def test_a_deleted_event_is_detected(
     app_id = walked(scenario)
     scenario.draft(1)
     # save_draft produces no document, so nothing else points at it.
-    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "save_draft")
+    event = next(e for e in scenario.events_of(app_id) if e.action == "save_draft")
+    event_id, seq = event.id, event.seq
     with sessions() as session:
         assert session.scalar(select(func.count()).where(Document.audit_event_id == event_id)) == 0
     assert_intact(sessions)
@@ -205,8 +217,8 @@ def test_a_deleted_event_is_detected(
     try:
         report = verify(sessions)
         assert not report.ok
-        assert report.first_bad_id == event_id + 1
-        assert f"event {event_id} is missing" in report.problem
+        assert report.first_bad_seq == seq + 1
+        assert f"chain position {seq} is missing" in report.problem
     finally:
         with engine.begin() as conn:  # inserting is what the table allows
             insert_audit_event(conn, original)
@@ -220,8 +232,9 @@ def test_swapping_two_events_is_detected(
 ) -> None:
     app_id = walked(scenario, AppState.ELIGIBLE)
     scenario.draft(1)
-    first = next(e.id for e in scenario.events_of(app_id) if e.action == "save_draft")
-    second = first + distance
+    first_event = next(e for e in scenario.events_of(app_id) if e.action == "save_draft")
+    first = first_event.id
+    second = id_at(sessions, (first_event.seq or 0) + distance)
     assert_intact(sessions)
     a, b = audit_row(engine, first), audit_row(engine, second)
     content = TAMPERABLE
@@ -242,7 +255,7 @@ def test_swapping_two_events_is_detected(
         assert audit_row(engine, first)["hash"] == b["hash"]
         report = verify(sessions)
         assert not report.ok
-        assert report.first_bad_id == first
+        assert report.first_bad_seq == first_event.seq
     finally:
         swap(audit_row(engine, first), audit_row(engine, second), first, second)
     assert (audit_row(engine, first), audit_row(engine, second)) == (a, b)
@@ -255,7 +268,8 @@ def test_a_recomputed_hash_still_breaks_the_link_to_the_next_event(
     """A forger who fixes the tampered event's own hash is caught at the next event."""
     app_id = walked(scenario)
     scenario.draft(1)
-    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "submit")
+    event = next(e for e in scenario.events_of(app_id) if e.action == "submit")
+    event_id = event.id
     assert_intact(sessions)
     original = audit_row(engine, event_id)
     forged = AuditEvent(**{**original, "actor_name": "Someone Else"})
@@ -264,7 +278,7 @@ def test_a_recomputed_hash_still_breaks_the_link_to_the_next_event(
     try:
         report = verify(sessions)
         assert not report.ok
-        assert report.first_bad_id == event_id + 1
+        assert report.first_bad_seq == (event.seq or 0) + 1
         assert "previous-hash" in report.problem
     finally:
         rewrite_audit_events(
@@ -281,9 +295,10 @@ def test_the_database_refuses_a_second_event_after_the_same_predecessor(
 ) -> None:
     walked(scenario)
     with sessions() as session:
-        head = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+        head = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
         fork = {c: getattr(head, c) for c in TAMPERABLE} | {"actor_name": "fork"}
-    for clash in ({"id": head.id + 1}, {"id": head.id}):  # same predecessor / same position
+    assert head.seq is not None
+    for clash in ({"seq": head.seq + 1}, {"seq": head.seq}):  # same predecessor / same position
         row = AuditEvent(**{**fork, **clash})
         row.hash = compute_hash(row)
         with pytest.raises(IntegrityError), unit_of_work(sessions) as session:
@@ -394,4 +409,117 @@ def test_without_the_lock_a_racing_writer_fails_instead_of_forking(
     assert all(isinstance(e, IntegrityError) for e in errors), errors
     assert len(errors) == (1 if is_postgres(engine) else 0)
     assert probes(sessions, scenario) == 2 - len(errors)
+    assert_intact(sessions)
+
+
+# -- linking at commit -------------------------------------------------------------------------
+
+
+def probe(session: Session, scenario: Scenario, name: str) -> AuditEvent:
+    return audit.record(
+        session,
+        scenario.people.officer,
+        "concurrency_probe",
+        entity_type="test",
+        entity_id=f"{scenario.tag}-{name}",
+    )
+
+
+def test_an_open_transaction_does_not_hold_the_chain_for_others(
+    scenario: Scenario, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """A long transaction (a ranking) writes events unlinked; others append meanwhile, and
+    its events join the chain when it commits, after theirs."""
+    slow = sessions()
+    try:
+        slow.begin()
+        written = probe(slow, scenario, "slow")
+        row = slow.execute(select(TABLE.c.seq, TABLE.c.hash).where(TABLE.c.id == written.id))
+        assert tuple(row.one()) == (None, None)  # written, not linked yet
+        quick_seq: list[int | None] = []
+        if is_postgres(engine):
+            # SQLite has one writer at a time by design; PostgreSQL lets this one through.
+            def quick() -> None:
+                with unit_of_work(sessions) as session:
+                    event = probe(session, scenario, "quick")
+                quick_seq.append(event.seq)
+
+            thread = threading.Thread(target=quick)
+            thread.start()
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "a writer waited for an open transaction's events"
+            assert quick_seq and quick_seq[0] is not None
+        slow.commit()
+        assert written.seq is not None and written.hash is not None
+        if quick_seq:
+            assert written.seq == (quick_seq[0] or 0) + 1  # linked in commit order
+    finally:
+        slow.close()
+    assert_intact(sessions)
+
+
+def test_a_rolled_back_transaction_leaves_no_event_and_no_gap(
+    scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    before = assert_intact(sessions).checked
+    with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
+        probe(session, scenario, "rolled-back")
+        raise RuntimeError("the step failed after writing its event")
+    with unit_of_work(sessions) as session:
+        kept = probe(session, scenario, "kept")
+    assert kept.seq == before + 1
+    assert assert_intact(sessions).checked == before + 1
+
+
+def test_a_row_slipped_in_without_a_link_is_reported(
+    scenario: Scenario, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """Inserting is what the table allows: an event added outside the application, never
+    linked, does not hide from verify."""
+    walked(scenario)
+    with sessions() as session:
+        head = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+        row = {c: getattr(head, c) for c in TAMPERABLE} | {"actor_name": "slipped in"}
+    row |= {"prev_hash": None, "hash": None}
+    with engine.begin() as conn:
+        insert_audit_event(conn, row)
+    try:
+        report = verify(sessions)
+        assert not report.ok
+        assert "not linked into the chain" in report.problem
+        assert report.first_bad_id is not None and report.first_bad_seq is None
+    finally:
+        behind_the_append_only_trigger(
+            engine,
+            lambda conn: conn.execute(
+                text("DELETE FROM audit_events WHERE seq IS NULL AND actor_name = 'slipped in'")
+            ),
+        )
+    assert_intact(sessions)
+
+
+def test_a_linked_event_cannot_be_linked_again(
+    scenario: Scenario, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """The one update the table takes is an unlinked event's link; a linked one keeps its
+    place (on PostgreSQL the trigger refuses; elsewhere verify catches the move)."""
+    app_id = walked(scenario)
+    scenario.draft(1)
+    event = next(e for e in scenario.events_of(app_id) if e.action == "submit")
+    assert event.seq is not None
+    moved = event.seq + 1_000_000
+    if is_postgres(engine):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(
+                text("UPDATE audit_events SET seq = :seq WHERE id = :id"),
+                {"seq": moved, "id": event.id},
+            )
+    rewrite_audit_events(engine, [(event.id, {"seq": moved})])
+    try:
+        report = verify(sessions)
+        assert not report.ok
+        assert report.first_bad_seq == event.seq + 1
+        assert f"chain position {event.seq} is missing" in report.problem
+    finally:
+        rewrite_audit_events(engine, [(event.id, {"seq": event.seq})])
     assert_intact(sessions)

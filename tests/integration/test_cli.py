@@ -69,7 +69,8 @@ def test_audit_verify_names_a_tampered_event_and_fails(
     cascade: Invoke, scenario: Scenario, sessions: sessionmaker[Session], runtime: Runtime
 ) -> None:
     app_id = scenario.draft()
-    event_id = next(e.id for e in scenario.events_of(app_id) if e.action == "save_draft")
+    event = next(e for e in scenario.events_of(app_id) if e.action == "save_draft")
+    event_id = event.id
     scenario.draft(1)  # not the last event of the chain
     original = audit_row(runtime.engine, event_id)
     name = original["actor_name"]
@@ -247,7 +248,7 @@ def test_audit_export_writes_one_json_line_per_event(
     lines = result.stdout.splitlines()
     rows = [json.loads(line) for line in lines]
     assert len(rows) == event_count(sessions)
-    assert [r["id"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
     columns = {c.name for c in AuditEvent.__table__.columns}
     assert all(set(r) == columns for r in rows)
     for previous, row in itertools.pairwise(rows):

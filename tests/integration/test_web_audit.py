@@ -54,7 +54,7 @@ def test_auditor_browses_filters_verifies_and_exports(
         rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     with sessions() as session:
         assert len(rows) == session.scalar(select(func.count()).select_from(AuditEvent))
-    assert [int(r["id"]) for r in rows] == sorted(int(r["id"]) for r in rows)
+    assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))  # chain order
     assert any(r["entity_id"] == reference for r in rows)
 
     # Pages of 50, newest first.
@@ -69,7 +69,13 @@ def test_a_broken_chain_names_the_first_bad_event(
     monkeypatch.setattr(
         audit_views,
         "verify_chain",
-        lambda _session: ChainReport(False, 41, 42, "its content does not match its hash"),
+        lambda _session: ChainReport(
+            False,
+            41,
+            first_bad_id=42,
+            first_bad_seq=42,
+            problem="its content does not match its hash",
+        ),
     )
     officer = logged_in(app, login, scenario, "officer")
     page = officer.post("/audit/verify", follow_redirects=True).get_data(as_text=True)
