@@ -94,8 +94,7 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
 
 
-def record(
-    session: Session,
+def new_event(
     actor: Actor,
     action: str,
     *,
@@ -105,8 +104,8 @@ def record(
     after: dict[str, Any] | None = None,
     application_id: int | None = None,
 ) -> AuditEvent:
-    """Write one event inside the caller's transaction; it joins the chain at commit."""
-    event = AuditEvent(
+    """An event as written, before it is linked: ``append`` writes it."""
+    return AuditEvent(
         # Microseconds dropped: both backends then store and return exactly the same value.
         occurred_at=utcnow().replace(microsecond=0),
         actor_id=actor.user_id,
@@ -121,9 +120,38 @@ def record(
         request_id=actor.request_id,
         ip=actor.ip,
     )
-    session.add(event)
-    session.flush()  # its id: documents and notices name the event
-    session.info.setdefault(_UNLINKED, []).append(event)
+
+
+def append(session: Session, events: list[AuditEvent]) -> None:
+    """Write events inside the caller's transaction (one INSERT for many); they join the
+    chain, in this order, when it commits."""
+    session.add_all(events)
+    session.flush()  # their ids: documents and notices name the event
+    session.info.setdefault(_UNLINKED, []).extend(events)
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    entity_type: str,
+    entity_id: str | int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    application_id: int | None = None,
+) -> AuditEvent:
+    """Write one event inside the caller's transaction; it joins the chain at commit."""
+    event = new_event(
+        actor,
+        action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        application_id=application_id,
+    )
+    append(session, [event])
     return event
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from grants import programme
 from grants.db import utcnow
@@ -17,8 +17,10 @@ from grants.models import Application, Call, Organisation
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
 from grants.services.workflow import (
+    PlannedStep,
     StepResult,
     apply,
+    apply_many,
     apply_with_reason,
     load_application,
     load_call,
@@ -103,7 +105,9 @@ def rank_call(session: Session, actor: Actor, call_id: int) -> list[ranking.Plac
         select(Application)
         .where(Application.call_id == call.id, Application.status == AppState.EVALUATED)
         .order_by(Application.id)
-        .with_for_update()
+        .with_for_update(of=Application)
+        # What the result letters and notices read, loaded for all in a few queries.
+        .options(selectinload(Application.organisation).selectinload(Organisation.users))
     ).all()
     if not evaluated:
         raise TransitionRefused(_("no evaluated application is waiting to be ranked"))
@@ -123,24 +127,31 @@ def rank_call(session: Session, actor: Actor, call_id: int) -> list[ranking.Plac
         )
     placements = ranking.rank(candidates, budget_remaining(session, call))
     by_id = {a.id: a for a in evaluated}
-    for placement in placements:
-        application = by_id[placement.application_id]
-        apply(
-            session,
-            actor,
-            application,
-            "rank",
-            facts={"ranking_outcome": placement.outcome},
-            changes={
-                "rank": placement.rank,
-                "awarded_amount": application.requested_amount
-                if placement.outcome == ranking.SELECTED
-                else None,
-            },
-            audit_extra={"reserve_position": placement.reserve_position},
-            details=_result_details(application, placement),
-        )
+    # One transaction (a ranking is all or nothing), written a batch at a time: a few
+    # statements per batch whatever the number of applications.
+    for start in range(0, len(placements), RANKING_BATCH):
+        batch = placements[start : start + RANKING_BATCH]
+        apply_many(session, actor, [_rank_step(by_id[p.application_id], p) for p in batch])
     return placements
+
+
+RANKING_BATCH = 500
+
+
+def _rank_step(application: Application, placement: ranking.Placement) -> PlannedStep:
+    return PlannedStep(
+        application,
+        "rank",
+        facts={"ranking_outcome": placement.outcome},
+        changes={
+            "rank": placement.rank,
+            "awarded_amount": application.requested_amount
+            if placement.outcome == ranking.SELECTED
+            else None,
+        },
+        audit_extra={"reserve_position": placement.reserve_position},
+        details=_result_details(application, placement),
+    )
 
 
 def promote(session: Session, actor: Actor, application_id: int) -> StepResult:

@@ -67,7 +67,10 @@ def enqueue(
     kind: str,
     step: str,
     details: dict[str, Any],
+    flush: bool = True,
 ) -> Document:
+    """Queue the step's document. ``flush=False`` leaves the INSERT to the caller's next
+    flush, so a batch of steps writes its documents in one statement."""
     doc_kind = DocumentKind(kind)
     document_id = str(uuid.uuid4())  # the snapshot carries it, so it is known before insert
     document = Document(
@@ -86,7 +89,8 @@ def enqueue(
         details=details,
     )
     session.add(document)
-    session.flush()
+    if flush:
+        session.flush()
     return document
 
 

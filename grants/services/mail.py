@@ -55,7 +55,10 @@ def queue(
     application_id: int | None = None,
     document_id: str | None = None,
     dedupe_key: str | None = None,
+    flush: bool = True,
 ) -> MailMessage:
+    """Queue a mail in the caller's transaction; ``flush=False`` leaves the INSERT to the
+    caller's next flush (a batch of steps writes its mails in one statement)."""
     message = MailMessage(
         dedupe_key=dedupe_key,
         to_address=to.strip().lower(),
@@ -66,7 +69,8 @@ def queue(
         document_id=document_id,
     )
     session.add(message)
-    session.flush()
+    if flush:
+        session.flush()
     return message
 
 

@@ -77,16 +77,9 @@ def render(name: str, context: dict[str, Any]) -> tuple[str, str]:
 
 def applicant_addresses(session: Session, application: Application) -> list[tuple[str, str]]:
     """The SME's people who can log in, and its contact address, each once."""
-    people = session.scalars(
-        select(User)
-        .where(
-            User.organisation_id == application.organisation_id,
-            User.active.is_(True),
-            User.email_confirmed_at.is_not(None),
-        )
-        .order_by(User.id)
-    )
-    found = [(u.email, u.full_name) for u in people]
+    # Through the relationship: a batch of steps loads every SME's people in one query.
+    people = sorted(application.organisation.users, key=lambda u: u.id)
+    found = [(u.email, u.full_name) for u in people if u.active and u.email_confirmed_at]
     contact = (application.organisation.contact_email or "").strip()
     if contact:
         found.append((contact, application.organisation.contact_name or ""))
@@ -205,6 +198,8 @@ def step_done(
     dest: str,
     event: AuditEvent,
     document: Document | None,
+    *,
+    flush: bool = True,
 ) -> list[str]:
     """Queue the notices of the step just applied; returns the addresses written to."""
     # Imported here: the registry names the services that call this one.
@@ -228,6 +223,7 @@ def step_done(
                 application_id=subject.application.id,
                 document_id=document.id if document is not None and notice.attach else None,
                 dedupe_key=_key(event, notice.mail, address),
+                flush=flush,
             )
             sent.append(address)
     return sent

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -738,3 +738,42 @@ def test_the_chain_still_verifies_after_refusals(
     with sessions() as session:
         assert verify_chain(session).ok
         assert session.scalar(select(Application.status).where(Application.id == app_id)) == "draft"
+
+
+def _ranking_statements(sessions: sessionmaker[Session], applications: int) -> int:
+    """SQL statements ``rank_call`` takes for a call with that many evaluated applications."""
+    scenario = Scenario(sessions, smes=applications, budget=Decimal("1000000.00"))
+    ids = [scenario.draft(sme) for sme in range(applications)]
+    for app_id in ids:
+        scenario.advance(app_id, AppState.EVALUATED)
+    engine = sessions.kw["bind"]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with pending_documents_discarded(sessions):
+            scenario.rank()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    for app_id in ids:
+        assert scenario.application(app_id).status == "selected"
+        assert [e.action for e in scenario.events_of(app_id)].count("rank") == 1
+        assert count_kind(scenario, app_id, "result_letter") == 1
+    return len(statements)
+
+
+def test_ranking_takes_the_same_statements_for_three_or_six_applications(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Ranking works in batches of set-based statements: 10,000 applications take a few
+    statements per batch, not several per application."""
+    grown = _ranking_statements(sessions, 6) - _ranking_statements(sessions, 3)
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        assert grown == 0
+    else:
+        # SQLite cannot return the ids of a many-row INSERT in order, so SQLAlchemy inserts
+        # rows with a database-given id one by one: each application's event and mail.
+        assert grown == 3 * 2
