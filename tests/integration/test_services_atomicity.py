@@ -55,7 +55,8 @@ STEPS: dict[str, tuple[AppState, Callable[[Scenario, int], Callable[[Session], A
 
 
 @pytest.mark.parametrize("step", list(STEPS))
-@pytest.mark.parametrize("where", ["documents.enqueue", "audit.record"])
+# audit.append writes the step's event; audit.link_pending links it while committing.
+@pytest.mark.parametrize("where", ["documents.enqueue", "audit.append", "audit.link_pending"])
 def test_a_crash_inside_a_step_leaves_the_previous_state(
     scenario: Scenario,
     sessions: sessionmaker[Session],
