@@ -57,9 +57,11 @@ lint: install
 test: install browser lint
 	$(BIN)/python -m pytest
 
+# Five figures against bare baselines on PostgreSQL (BENCH_DATABASE_URL, default the local
+# `test` database; each figure makes and drops databases of its own); writes bench/RESULTS.md.
+# BENCH_QUICK=1 is a smoke run with small sizes.
 bench: install
-	$(BIN)/python -m bench.submit_bench
-	$(BIN)/python -m bench.verify_bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) instance/*.db instance/documents

@@ -53,9 +53,15 @@ ANSWERS = {
 }
 
 
+def applicant_email(i: int, tag: str) -> str:
+    return f"a{i}-{tag}@b.example"
+
+
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    url = os.environ.get("BENCH_DATABASE_URL", "")
+def fresh_database(admin_url: str | None = None) -> Iterator[str]:
+    """A database of its own on the server of ``admin_url`` (default: BENCH_DATABASE_URL),
+    dropped afterwards; without a PostgreSQL URL, a SQLite file in a temporary folder."""
+    url = admin_url if admin_url is not None else os.environ.get("BENCH_DATABASE_URL", "")
     if not url.startswith("postgres"):
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.db"
@@ -70,8 +76,13 @@ def fresh_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def make_drafts(factory: sessionmaker[Session], n: int, tag: str) -> tuple[list[int], list[Actor]]:
-    """Untimed set-up: a call, N SMEs each with one applicant and one complete draft."""
+def make_drafts(
+    factory: sessionmaker[Session], n: int, tag: str, *, password_hash: str = "x"
+) -> tuple[list[int], list[Actor]]:
+    """Untimed set-up: a call, N SMEs each with one applicant and one complete draft.
+
+    ``password_hash`` (e.g. ``accounts.hash_password(...)``, computed once) lets the
+    applicants log in over HTTP; their e-mails are ``a{i}-{tag}@b.example``."""
     with unit_of_work(factory) as session:
         officer = User(
             email=f"o-{tag}@b.example", full_name="Officer", password_hash="x", role=Role.OFFICER
@@ -101,9 +112,9 @@ def make_drafts(factory: sessionmaker[Session], n: int, tag: str) -> tuple[list[
             session.add(org)
             session.flush()
             user = User(
-                email=f"a{i}-{tag}@b.example",
+                email=applicant_email(i, tag),
                 full_name=f"Applicant {i}",
-                password_hash="x",
+                password_hash=password_hash,
                 role=Role.APPLICANT,
                 organisation_id=org.id,
                 # Only a confirmed address can log in and submit, and it gets the receipt.
@@ -142,7 +153,7 @@ def bare_sqlalchemy(factory: sessionmaker[Session], ids: list[int], actors: list
     """The same rows, written directly: no guards, no lock, no hash chain, no snapshot."""
     with factory() as session:
         next_seq = (
-            session.query(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1).scalar() or 0
+            session.query(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1).scalar() or 0
         ) + 1
     start = time.perf_counter()
     for offset, (app_id, actor) in enumerate(zip(ids, actors, strict=True)):
@@ -154,9 +165,11 @@ def bare_sqlalchemy(factory: sessionmaker[Session], ids: list[int], actors: list
                 .values(status=AppState.SUBMITTED, submitted_at=now, content_sha256="0" * 64)
             )
             seq = next_seq + offset
-            session.execute(
-                insert(AuditEvent).values(
-                    id=seq,
+            event_id = session.scalar(
+                insert(AuditEvent)
+                .returning(AuditEvent.id)
+                .values(
+                    seq=seq,
                     occurred_at=now,
                     actor_id=actor.user_id,
                     actor_name=actor.name,
@@ -176,7 +189,7 @@ def bare_sqlalchemy(factory: sessionmaker[Session], ids: list[int], actors: list
                     id=str(uuid.uuid4()),
                     kind="submission_receipt",
                     application_id=app_id,
-                    audit_event_id=seq,
+                    audit_event_id=event_id,
                     status="pending",
                     snapshot={},
                     attempts=0,
