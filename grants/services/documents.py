@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection, Engine
@@ -117,18 +117,17 @@ class Job:
 # -- leases: a claimed job is this drain's until its result is recorded --------------------
 
 
-class _Leases:
-    def take(self, doc_id: str) -> bool:
-        raise NotImplementedError
+class _Leases(Protocol):
+    """Holds claimed jobs for one drain: per process on SQLite, advisory locks on PostgreSQL."""
 
-    def release(self, doc_id: str) -> None:
-        raise NotImplementedError
+    def take(self, doc_id: str) -> bool: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def release(self, doc_id: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
-class _ProcessLeases(_Leases):
+class _ProcessLeases:
     """SQLite: jobs held by the drains of this process (the embedded thread, commands)."""
 
     _busy: ClassVar[set[str]] = set()
@@ -165,7 +164,7 @@ def _lease_key(doc_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=4).digest(), signed=True)
 
 
-class _AdvisoryLeases(_Leases):
+class _AdvisoryLeases:
     """PostgreSQL: one advisory lock per job, on a connection held for the whole drain."""
 
     def __init__(self, engine: Engine) -> None:
