@@ -36,6 +36,7 @@ JSON definition back.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -130,6 +131,22 @@ _ONLY_FOR = {
     "must_equal": {FieldType.GROUP},
 }
 _AMOUNTS = {FieldType.NUMBER, FieldType.MONEY}
+
+
+def parse_form_cached(raw: list[dict]) -> list[Field]:
+    """``parse_form`` for a definition read again and again (every save and submit reads its
+    form): parsed once per distinct content. Keyed by the content itself, so an edited form
+    is parsed afresh; ``Field`` is frozen, so sharing the parsed fields is safe."""
+    try:
+        key = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not plain JSON: parse it as it is, uncached
+        return parse_form(raw)
+    return list(_parse_text(key))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_text(key: str) -> tuple[Field, ...]:
+    return tuple(parse_form(json.loads(key)))
 
 
 def parse_form(raw: list[dict]) -> list[Field]:

@@ -43,7 +43,7 @@ class User(UserMixin, Timestamped, Base):
     full_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     country: Mapped[str | None] = mapped_column(String(2))
     active: Mapped[bool] = mapped_column(default=True)
     email_confirmed_at: Mapped[datetime | None]
@@ -159,7 +159,7 @@ class Application(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(60), unique=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(30), default=AppState.DRAFT, index=True)
     title: Mapped[str] = mapped_column(String(300), default="")
@@ -229,7 +229,7 @@ class Evaluation(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
-    evaluator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    evaluator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=EvaluationStatus.ASSIGNED)
     coi_declared_at: Mapped[datetime | None]
     coi_statement: Mapped[str | None] = mapped_column(Text)
@@ -247,7 +247,7 @@ class Report(Timestamped, Base):
     __tablename__ = "reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
     summary: Mapped[str] = mapped_column(Text)
     claimed_costs: Mapped[Decimal]
     subcontracted_costs: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
@@ -320,7 +320,7 @@ class Document(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_uuid)
     kind: Mapped[str] = mapped_column(String(40))
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
-    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"))
+    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.PENDING, index=True)
     snapshot: Mapped[dict[str, Any]]
     sha256: Mapped[str | None] = mapped_column(String(64))
@@ -414,7 +414,7 @@ class MailMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     # Kind of message (confirm_email, reset_password, submission_receipt, ...), for filtering.
     purpose: Mapped[str] = mapped_column(String(40))
-    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
     document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

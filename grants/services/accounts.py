@@ -13,6 +13,7 @@ valid one hour and carries a fingerprint of the current password hash, so it wor
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -100,9 +101,14 @@ COMMON_PASSWORDS = frozenset(
 _NOT_IN_ADDRESS = r"@\s,;:<>()\[\]\"\\"
 _EMAIL = re.compile(rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}.]+$")
 _hasher = PasswordHasher()
-# Verifying against this when the e-mail is unknown takes as long as a real check, so
-# response time does not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the e-mail is unknown takes as long as a real check, so
+    response time does not reveal which accounts exist. Made on first use, not at import:
+    argon2 takes tens of megabytes, which every command (an export, a worker) would carry."""
+    return _hasher.hash("not-a-real-password")
 
 
 # -- passwords ---------------------------------------------------------------------------
@@ -115,7 +121,9 @@ def hash_password(password: str) -> str:
 def check_password(user: User | None, password: str) -> bool:
     """True only for an existing user whose password matches; as slow for unknown users."""
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and bool(user)
+        return _hasher.verify(user.password_hash if user else _dummy_hash(), password) and bool(
+            user
+        )
     except (VerificationError, InvalidHashError):
         return False
 

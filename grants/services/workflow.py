@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.interfaces import ORMOption
 
 from grants.db import Base, utcnow
 from grants.errors import NotFound, require_own
@@ -38,24 +39,36 @@ def application_workflow(application: Application) -> WorkflowDefinition:
     return application.workflow
 
 
-def load_locked(session: Session, model: type[M], row_id: int, what: str) -> M:
+def load_locked(
+    session: Session,
+    model: type[M],
+    row_id: int,
+    what: str,
+    *,
+    also: Sequence[ORMOption] = (),
+) -> M:
     """Load a row to change it: locked on PostgreSQL, so a racing writer waits and then sees
-    the winner's state (SQLite serialises writers at BEGIN IMMEDIATE)."""
+    the winner's state (SQLite serialises writers at BEGIN IMMEDIATE). ``also`` loads what
+    the step reads beside the row in the same round trip; only the row itself is locked."""
     row = session.scalars(
-        select(model).where(model.__table__.c.id == row_id).with_for_update()
+        select(model).where(model.__table__.c.id == row_id).options(*also).with_for_update(of=model)
     ).first()
     if row is None:
         raise NotFound(f"no {what} {row_id}")
     return row
 
 
-def load_application(session: Session, application_id: int) -> Application:
-    return load_locked(session, Application, application_id, "application")
+def load_application(
+    session: Session, application_id: int, *, also: Sequence[ORMOption] = ()
+) -> Application:
+    return load_locked(session, Application, application_id, "application", also=also)
 
 
-def load_own_application(session: Session, actor: Actor, application_id: int) -> Application:
+def load_own_application(
+    session: Session, actor: Actor, application_id: int, *, also: Sequence[ORMOption] = ()
+) -> Application:
     """The application its applicant organisation changes: locked, refused to anyone else."""
-    application = load_application(session, application_id)
+    application = load_application(session, application_id, also=also)
     require_own(actor, application)
     return application
 

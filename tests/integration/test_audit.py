@@ -458,6 +458,41 @@ def test_an_open_transaction_does_not_hold_the_chain_for_others(
     assert_intact(sessions)
 
 
+def test_events_linked_together_hash_as_verify_computes_them(
+    scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    """Linking cuts each payload where the predecessor's hash goes before taking the lock;
+    content that looks like that place (a nested prev_hash, quotes, other scripts) must
+    hash exactly as ``compute_hash`` does, or verify would call the chain broken."""
+    tricky = [
+        {"prev_hash": "<prev>", "note": '"prev_hash":"<prev>"'},
+        {"nested": {"prev_hash": audit.GENESIS_HASH}, "name": 'Šibenik Ω \\ "quoted"'},
+        {},
+    ]
+    with unit_of_work(sessions) as session:
+        events = [
+            audit.new_event(
+                scenario.people.officer,
+                "concurrency_probe",
+                entity_type="test",
+                entity_id=f"{scenario.tag}-tricky-{i}",
+                before=content,
+                after={"status": "x", "request_id": '"prev_hash":"<prev>"'},
+            )
+            for i, content in enumerate(tricky)
+        ]
+        audit.append(session, events)
+    for previous, event in itertools.pairwise(events):
+        assert event.seq == (previous.seq or 0) + 1
+        assert event.prev_hash == previous.hash
+    with sessions() as session:
+        stored = session.scalars(
+            select(AuditEvent).where(AuditEvent.id.in_([e.id for e in events]))
+        ).all()
+        assert {e.hash for e in stored} == {compute_hash(e) for e in stored}
+    assert_intact(sessions)
+
+
 def test_a_rolled_back_transaction_leaves_no_event_and_no_gap(
     scenario: Scenario, sessions: sessionmaker[Session]
 ) -> None:
