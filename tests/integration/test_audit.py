@@ -373,17 +373,18 @@ def test_without_the_lock_a_racing_writer_fails_instead_of_forking(
     writer cannot even read the head before the first commits: both succeed, in turn.
     """
     read_head = threading.Barrier(2)
-    real_compute_hash = audit.compute_hash
+    real_chained_hash = audit._chained_hash
     # On SQLite the other writer cannot get there while this one holds the write lock.
     patience = 10.0 if is_postgres(engine) else 0.2
 
-    def after_reading_the_head(event: AuditEvent) -> str:
+    # Linking hashes each event right after reading the head: hold both writers there.
+    def after_reading_the_head(prev: str, head: str, tail: str) -> str:
         with contextlib.suppress(threading.BrokenBarrierError):
             read_head.wait(timeout=patience)
-        return real_compute_hash(event)
+        return real_chained_hash(prev, head, tail)
 
     monkeypatch.setattr(audit, "_lock_chain", lambda _session: None)
-    monkeypatch.setattr(audit, "compute_hash", after_reading_the_head)
+    monkeypatch.setattr(audit, "_chained_hash", after_reading_the_head)
     errors: list[BaseException] = []
     actor = scenario.people.officer
 
