@@ -25,12 +25,12 @@ from grants.services.awards import pending_count
 from grants.services.workflow import StepResult, apply, flush_or_refuse, load_call
 from workflows import scoring
 from workflows.call import CallState
+from workflows.call_rules import MIN_OPEN_DAYS
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
+from workflows.local_time import LocalTimeProblem, require_instant
 from workflows.registry import DEFAULT_APPLICATION_WORKFLOW
 from workflows.roles import Role
-
-MIN_OPEN_DAYS = 30  # DOMAIN.md: a call stays open at least one month
 
 
 @dataclass
@@ -59,6 +59,19 @@ class CallSpec:
     form: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _timing_errors(spec: CallSpec) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    moments = {"opens_at": _("the opening"), "deadline": _("the deadline")}
+    for name, what in moments.items():
+        try:
+            require_instant(getattr(spec, name), what)
+        except LocalTimeProblem as exc:
+            errors[name] = str(exc)
+    if not errors and spec.deadline <= spec.opens_at:
+        errors["deadline"] = _("the deadline must come after the opening")
+    return errors
+
+
 def _spec_errors(spec: CallSpec) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not spec.reference.strip():
@@ -69,8 +82,7 @@ def _spec_errors(spec: CallSpec) -> dict[str, str]:
         errors["budget"] = _("the budget must be more than zero")
     if not 0 < spec.max_per_voucher <= spec.budget:
         errors["max_per_voucher"] = _("the voucher maximum must be positive and within the budget")
-    if spec.deadline <= spec.opens_at:
-        errors["deadline"] = _("the deadline must come after the opening")
+    errors |= _timing_errors(spec)
     for name in ("offer_acceptance_days", "report_window_days"):
         if not 0 < getattr(spec, name) <= 365:
             errors[name] = _("give a number of days between 1 and 365")

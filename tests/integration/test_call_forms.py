@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forms.defaults import VOUCHER_FORM
 from forms.schema import FormDefinitionError
 from grants.db import utcnow
+from grants.errors import ValidationFailed
 from grants.models import Application, AuditEvent, Call, CallForm
 from grants.services import applications, calls
 from tests.scenario import GOOD_ANSWERS, Scenario
@@ -292,3 +293,13 @@ def test_the_form_changes_only_while_the_call_is_a_draft_or_open(
                 s, scenario.people.applicants[0], scenario.call_id, NEW_FORM_YAML
             )
         )
+
+
+def test_a_call_whose_deadline_has_no_timezone_is_refused_with_a_clear_error(
+    scenario: Scenario,
+) -> None:
+    naive = utcnow().replace(tzinfo=None, microsecond=0) + timedelta(days=60)
+    with pytest.raises(ValidationFailed) as refused:
+        scenario.add_call(deadline=naive)
+    assert "the deadline has no timezone" in refused.value.errors["deadline"]
+    assert "opens_at" not in refused.value.errors
