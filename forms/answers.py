@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
-from forms.schema import NUMBER_MAX, Field, FieldType, country_name
+from forms.countries import COUNTRY_SETS, country_name, set_holding
+from forms.schema import NUMBER_MAX, Field, FieldType
 from workflows import numbers
 from workflows.i18n import _
 from workflows.money import CENT, format_eur
@@ -147,21 +148,94 @@ def _multi_choice(f: Field, value: object) -> list[str]:
 
 
 def _country(f: Field, value: object) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _is_country(value.strip().upper()):
         raise _Invalid(_("Choose a country from the list."))
     code = value.strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", code) or country_name(code) == code:
-        raise _Invalid(_("Choose a country from the list."))
-    if f.countries and code not in f.countries:
-        names = ", ".join(country_name(c) for c in f.countries)
+    _check_allowed(f, [code])
+    return code
+
+
+def _country_list(f: Field, value: object) -> list[str]:
+    """Codes in the order chosen, each once; blanks (the dropdowns left at "none") dropped."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        raise _Invalid(_("Choose the countries from the list."))
+    codes = list(dict.fromkeys(v.strip().upper() for v in items if v.strip()))
+    unknown = [c for c in codes if not _is_country(c)]
+    if unknown:
         raise _Invalid(
             _(
-                "%(country)s is not eligible here. Choose one of: %(countries)s.",
-                country=country_name(code),
-                countries=names,
+                "%(codes)s: not a country code. Choose the countries from the list.",
+                codes=", ".join(unknown),
             )
         )
-    return code
+    _check_allowed(f, codes)
+    if f.max_choices is not None and len(codes) > f.max_choices:
+        raise _Invalid(
+            _(
+                "Choose at most %(maximum)s countries; you chose %(count)s.",
+                maximum=f.max_choices,
+                count=len(codes),
+            )
+        )
+    return codes
+
+
+def _is_country(code: str) -> bool:
+    return re.fullmatch(r"[A-Z]{2}", code) is not None and country_name(code) != code
+
+
+def _check_allowed(f: Field, codes: list[str]) -> None:
+    """Refuse the countries ``f`` does not take, by name, for the reason of the first one: in
+    an excluded set ("Germany is in the EU"), not among ``countries``, or excluded itself."""
+    allowed = f.allowed_countries
+    refused = [c for c in codes if c not in allowed]
+    if not refused:
+        return
+    named = set_holding(refused[0], f.exclude_countries)
+    if named is not None:
+        refused = [c for c in refused if c in named.codes]
+    names = ", ".join(country_name(c) for c in refused)
+    one = len(refused) == 1
+    if named is not None:
+        where = _(named.called)
+        if f.type is FieldType.COUNTRY:
+            message = _(
+                "%(country)s is in %(set)s: choose a country outside %(set)s.",
+                country=names,
+                set=where,
+            )
+        elif one:
+            message = _(
+                "%(country)s is in %(set)s: choose countries outside %(set)s.",
+                country=names,
+                set=where,
+            )
+        else:
+            message = _(
+                "%(countries)s are in %(set)s: choose countries outside %(set)s.",
+                countries=names,
+                set=where,
+            )
+    elif f.countries:
+        offered = ", ".join(
+            _(COUNTRY_SETS[e].called) if e in COUNTRY_SETS else country_name(e) for e in f.countries
+        )
+        if one:
+            message = _(
+                "%(country)s is not eligible here. Choose one of: %(countries)s.",
+                country=names,
+                countries=offered,
+            )
+        else:
+            message = _(
+                "%(countries)s are not eligible here. Choose from: %(offered)s.",
+                countries=names,
+                offered=offered,
+            )
+    else:
+        message = _("%(country)s cannot be chosen here.", country=names)
+    raise _Invalid(message)
 
 
 def _file(value: object) -> int:
@@ -235,6 +309,7 @@ _PARSERS: dict[FieldType, Callable[[Field, object], object]] = {
     FieldType.YES_NO: lambda f, value: _yes_no(value),
     FieldType.MULTI_CHOICE: _multi_choice,
     FieldType.COUNTRY: _country,
+    FieldType.COUNTRY_LIST: _country_list,
     FieldType.FILE: lambda f, value: _file(value),
     FieldType.GROUP: _parse_group,
 }

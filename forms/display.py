@@ -50,10 +50,18 @@ def display_value(f: Field, value: object) -> str:
             except numbers.NumberRefused:  # a draft keeps what was typed, readable or not
                 return str(value)
         case FieldType.COUNTRY:
-            return f"{country_name(str(value))} ({value})"
+            return _country_text(value)
+        case FieldType.COUNTRY_LIST:
+            # "; " as for multiple choices: some names hold a comma ("Virgin Islands, British").
+            items = value if isinstance(value, list) else [value]
+            return "; ".join(_country_text(v) for v in items)
         case FieldType.MULTI_CHOICE:
             return "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
     return str(value)
+
+
+def _country_text(code: object) -> str:
+    return f"{country_name(str(code))} ({code})"
 
 
 def group_table(f: Field, value: object) -> dict[str, Any]:

@@ -25,10 +25,12 @@ _DUMPED: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("help", _as_is),
     ("max_words", _as_is),
     ("options", list),
+    ("min_choices", _as_is),
     ("max_choices", _as_is),
     ("max", _number_out),
     ("not_before", _as_is),
     ("countries", list),
+    ("exclude_countries", list),
     ("max_mb", _as_is),
     ("accept", list),
 )

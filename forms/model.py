@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
-import pycountry
-
+from forms.countries import allowed, country_name
 from workflows import numbers
 from workflows.i18n import N_
 
@@ -54,9 +54,29 @@ class FieldType(StrEnum):
     CHOICE = "choice"  # one of options
     YES_NO = "yes_no"  # a declaration checkbox; when required it must be ticked
     MULTI_CHOICE = "multi_choice"  # several of options (a list); optional max_choices
-    COUNTRY = "country"  # ISO 3166-1 alpha-2; optional countries restriction
+    COUNTRY = "country"  # ISO 3166-1 alpha-2; optional countries / exclude_countries
+    COUNTRY_LIST = "country_list"  # several countries (a list of codes); as country, and
+    # min_choices / max_choices
     FILE = "file"  # an uploaded attachment (its id); max_mb, accept
     GROUP = "group"  # repeatable sub-fields (a list of objects); totals
+
+
+# Types whose answer is a list of values: an HTML form posts one value per ticked box or
+# per chosen dropdown under the same name (read them with ``getlist``).
+LIST_TYPES = frozenset({FieldType.MULTI_CHOICE, FieldType.COUNTRY_LIST})
+
+# Country dropdowns a country_list shows when it has no max_choices (one more appears once
+# they are all used and saved).
+COUNTRY_LIST_SLOTS = 5
+
+
+class CountrySlot(NamedTuple):
+    """One country dropdown of a country_list: the code it shows chosen ("" for none), its
+    name, and whether the field offers it (a refused country stays shown until changed)."""
+
+    code: str
+    name: str
+    offered: bool
 
 
 GROUP_SUB_TYPES = frozenset(
@@ -83,8 +103,8 @@ class Field:
     options: tuple[str, ...] = ()
     max: Decimal | None = None
     not_before: str | None = None  # date fields: name of a date field this one may not precede
-    countries: tuple[str, ...] = ()  # country: allowed alpha-2 codes (empty: all)
-    max_choices: int | None = None  # multi_choice
+    countries: tuple[str, ...] = ()  # country(_list): allowed codes and sets (empty: all)
+    max_choices: int | None = None  # multi_choice, country_list
     max_mb: int | None = None  # file: size limit in MB (default DEFAULT_FILE_MAX_MB)
     accept: tuple[str, ...] = ()  # file: kinds of FILE_KINDS (empty: all)
     fields: tuple[Field, ...] = ()  # group: its sub-fields
@@ -93,6 +113,8 @@ class Field:
     totals: tuple[str, ...] = ()  # group: money/number sub-fields summed over the items
     total_max: Decimal | None = None  # group: no total may exceed this
     must_equal: str | None = None  # group: every total must equal this reference
+    exclude_countries: tuple[str, ...] = ()  # country(_list): refused codes and sets
+    min_choices: int | None = None  # multi_choice, country_list: when complete
 
     @property
     def file_max_bytes(self) -> int:
@@ -111,22 +133,37 @@ class Field:
         """Items a complete answer needs: min_items, or one when the group is required."""
         return max(self.min_items or 0, 1 if self.required else 0)
 
+    @property
+    def choice_minimum(self) -> int:
+        """Choices a complete answer needs: min_choices, or one when the field is required."""
+        return max(self.min_choices or 0, 1 if self.required else 0)
+
+    @property
+    def allowed_countries(self) -> frozenset[str]:
+        """The codes a country or country_list field accepts."""
+        return allowed(self.countries, self.exclude_countries)
+
     def sub(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
 
-
-def country_name(code: str) -> str:
-    country = pycountry.countries.get(alpha_2=code)
-    if country is None:
-        return code
-    return str(getattr(country, "common_name", None) or country.name)
-
-
-def _all_countries() -> frozenset[str]:
-    return frozenset(c.alpha_2 for c in pycountry.countries)
+    def country_slots(self, value: object) -> list[CountrySlot]:
+        """The dropdowns a country_list shows for ``value`` (a list of codes, as saved or as
+        posted): the countries chosen, in order, then empty ones up to max_choices (default
+        ``COUNTRY_LIST_SLOTS``, and one spare when there is no maximum), no more than there
+        are countries to choose. A method, so that templates reach it through the field."""
+        items = [value] if isinstance(value, str) else value
+        chosen = [] if not isinstance(items, list | tuple) else [str(v) for v in items]
+        codes = [c.strip().upper() for c in chosen if c.strip()]
+        allowed = self.allowed_countries
+        if self.max_choices is not None:
+            wanted = self.max_choices
+        else:
+            wanted = max(COUNTRY_LIST_SLOTS, len(codes) + 1)
+        count = max(min(wanted, len(allowed)), len(codes))
+        slots = [CountrySlot(c, country_name(c), c in allowed) for c in codes]
+        return slots + [CountrySlot("", "", True)] * (count - len(slots))
 
 
 def country_choices(field: Field) -> list[tuple[str, str]]:
-    """(code, name) pairs a country field offers, sorted by name."""
-    codes = field.countries or _all_countries()
-    return sorted(((c, country_name(c)) for c in codes), key=lambda pair: pair[1])
+    """(code, name) pairs a country or country_list field offers, sorted by name."""
+    return sorted(((c, country_name(c)) for c in field.allowed_countries), key=lambda pair: pair[1])

@@ -13,9 +13,15 @@ and ``help``, which every field has):
 - ``number``, ``money``: ``max``.
 - ``date``: ``not_before`` (the name of another date field this one may not precede).
 - ``choice``: ``options`` (one of them is the answer).
-- ``multi_choice``: ``options``, ``max_choices``; the answer is a list of options.
-- ``country``: ``countries`` (ISO 3166-1 alpha-2 codes the answer is restricted to; default
-  every country); the answer is an alpha-2 code such as ``"IT"``.
+- ``multi_choice``: ``options``, ``min_choices`` (checked when the form is complete),
+  ``max_choices``; the answer is a list of options.
+- ``country``: ``countries`` (only these: ISO 3166-1 alpha-2 codes, or the name of a set of
+  ``COUNTRY_SETS`` such as ``EU``; default every country) or ``exclude_countries`` (every
+  country but these, written the same way); the answer is an alpha-2 code such as ``"IT"``.
+- ``country_list``: several countries: ``countries`` or ``exclude_countries`` as for
+  ``country``, ``min_choices`` (checked when the form is complete) and ``max_choices``; the
+  answer is a list of alpha-2 codes in the order chosen, such as ``["CN", "BR"]``. Markets
+  outside the EU: ``exclude_countries: [EU]``.
 - ``file``: ``max_mb`` (default 10; 1 MB = 1,048,576 bytes), ``accept`` (any of ``pdf``,
   ``docx``, ``xlsx``, ``png``, ``jpeg``; default all of them); the answer is the id of the
   uploaded attachment, which only the application's attachment service sets.
@@ -42,19 +48,20 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from forms.countries import COUNTRY_SETS, all_countries, allowed
 from forms.dump import dump_form
 from forms.model import (
     DEFAULT_FILE_MAX_MB,
     EXTERNAL_REFERENCES,
     FILE_KINDS,
     GROUP_SUB_TYPES,
+    LIST_TYPES,
     MAX_FILE_MB,
     MAX_GROUP_ITEMS,
     MB,
     NUMBER_MAX,
     Field,
     FieldType,
-    _all_countries,
     country_choices,
     country_name,
 )
@@ -62,10 +69,12 @@ from workflows import numbers
 from workflows.i18n import _
 
 __all__ = [
+    "COUNTRY_SETS",
     "DEFAULT_FILE_MAX_MB",
     "EXTERNAL_REFERENCES",
     "FILE_KINDS",
     "GROUP_SUB_TYPES",
+    "LIST_TYPES",
     "MAX_FILE_MB",
     "MAX_GROUP_ITEMS",
     "MB",
@@ -104,6 +113,8 @@ _KEYS = {
     "max",
     "not_before",
     "countries",
+    "exclude_countries",
+    "min_choices",
     "max_choices",
     "max_mb",
     "accept",
@@ -114,13 +125,16 @@ _KEYS = {
     "total_max",
     "must_equal",
 }
-_ONLY_FOR = {
+_COUNTRY_TYPES = frozenset({FieldType.COUNTRY, FieldType.COUNTRY_LIST})
+_ONLY_FOR: dict[str, frozenset[FieldType] | set[FieldType]] = {
     "max_words": {FieldType.LONG_TEXT},
     "options": {FieldType.CHOICE, FieldType.MULTI_CHOICE},
-    "max_choices": {FieldType.MULTI_CHOICE},
+    "min_choices": LIST_TYPES,
+    "max_choices": LIST_TYPES,
     "max": {FieldType.NUMBER, FieldType.MONEY},
     "not_before": {FieldType.DATE},
-    "countries": {FieldType.COUNTRY},
+    "countries": _COUNTRY_TYPES,
+    "exclude_countries": _COUNTRY_TYPES,
     "max_mb": {FieldType.FILE},
     "accept": {FieldType.FILE},
     "fields": {FieldType.GROUP},
@@ -157,7 +171,9 @@ def parse_form(raw: list[dict]) -> list[Field]:
     an unknown type, a ``choice`` or ``multi_choice`` without options (or with duplicate/empty
     ones), attributes given to a type they do not apply to, a ``max_words`` that is not a
     positive whole number, a ``max`` that is not a number (or is negative for money), a
-    ``not_before`` that does not name another date field, unknown country codes, a file
+    ``not_before`` that does not name another date field, unknown country codes or sets,
+    both ``countries`` and ``exclude_countries``, or a restriction that leaves no country, a
+    ``min_choices`` above ``max_choices`` or above the choices there are, a file
     ``max_mb`` outside 1..``MAX_FILE_MB`` or an ``accept`` kind not in ``FILE_KINDS``, and a
     group without sub-fields, with sub-fields of other types than ``GROUP_SUB_TYPES``, with
     item limits that contradict each other, totals of sub-fields that are not money or
@@ -372,20 +388,31 @@ def _attributes(
     """The keys that only some types take (groups' own keys aside), each checked as given."""
     max_words = _whole_key(item, "max_words", where, problems, 1)
     options = _options(item.get("options", ()), ftype, where, problems)
+    min_choices = _whole_key(item, "min_choices", where, problems, 1)
     max_choices = _whole_key(item, "max_choices", where, problems, 1)
     maximum = _limit(item.get("max"), _("%(where)s: max", where=where), ftype, problems)
     not_before = item.get("not_before")
     if not_before is not None and not isinstance(not_before, str):
         problems.append(_("%(where)s: not_before must be the name of a date field", where=where))
-    countries = _countries(item.get("countries"), where, problems)
+    countries = _countries(item.get("countries"), "countries", where, problems)
+    excluded = _countries(item.get("exclude_countries"), "exclude_countries", where, problems)
     max_mb = _whole_key(item, "max_mb", where, problems, 1, MAX_FILE_MB)
     accept = _accept(item.get("accept"), where, problems)
+    if ftype in _COUNTRY_TYPES:
+        _check_countries(countries, excluded, where, problems)
+    if ftype in LIST_TYPES:
+        available = (
+            len(options) if ftype is FieldType.MULTI_CHOICE else len(allowed(countries, excluded))
+        )
+        _check_choice_counts(min_choices, max_choices, available, where, problems)
     return {
         "max_words": max_words,
         "options": options,
         "max": maximum,
         "not_before": not_before,
         "countries": countries,
+        "exclude_countries": excluded,
+        "min_choices": min_choices,
         "max_choices": max_choices,
         "max_mb": max_mb,
         "accept": accept,
@@ -447,15 +474,25 @@ def _options(
     return options
 
 
-def _countries(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
+def _countries(raw: object, key: str, where: str, problems: list[str]) -> tuple[str, ...]:
+    """``countries`` or ``exclude_countries``: codes and set names, upper case, each once, in
+    the order given. One set may be written alone (``exclude_countries: EU``)."""
     if raw in (None, (), []):
         return ()
+    if isinstance(raw, str) and raw.strip().upper() in COUNTRY_SETS:
+        raw = [raw]
     if not isinstance(raw, list | tuple):
         problems.append(
-            _("%(where)s: countries must be a list of ISO alpha-2 codes such as IT", where=where)
+            _(
+                "%(where)s: %(key)s must be a list of ISO alpha-2 codes such as [IT, FR], or "
+                "the name of a set of countries (%(sets)s)",
+                where=where,
+                key=key,
+                sets=", ".join(COUNTRY_SETS),
+            )
         )
         return ()
-    known = _all_countries()
+    known = all_countries() | COUNTRY_SETS.keys()
     codes: list[str] = []
     for code in raw:
         if not isinstance(code, str) or code.strip().upper() not in known:
@@ -468,15 +505,53 @@ def _countries(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
                 )
             else:
                 problem = _(
-                    "%(where)s: %(code)s is not an ISO 3166-1 alpha-2 country code",
+                    "%(where)s: %(code)s is not an ISO 3166-1 alpha-2 country code or a set "
+                    "of countries (%(sets)s)",
                     where=where,
                     code=repr(code),
+                    sets=", ".join(COUNTRY_SETS),
                 )
             problems.append(problem)
             continue
         if code.strip().upper() not in codes:
             codes.append(code.strip().upper())
     return tuple(codes)
+
+
+def _check_countries(
+    countries: tuple[str, ...], excluded: tuple[str, ...], where: str, problems: list[str]
+) -> None:
+    if countries and excluded:
+        # Both at once reads as a contradiction more often than as an intention.
+        problems.append(
+            _(
+                "%(where)s: give countries (only these) or exclude_countries (every country "
+                "but these), not both",
+                where=where,
+            )
+        )
+    elif excluded and not allowed((), excluded):
+        problems.append(_("%(where)s: exclude_countries leaves no country to choose", where=where))
+
+
+def _check_choice_counts(
+    low: object, high: object, available: int, where: str, problems: list[str]
+) -> None:
+    """A ``min_choices`` no answer could meet: above max_choices, or above the choices there are
+    (``available``; 0 when they are unknown because the options themselves are wrong)."""
+    if not isinstance(low, int) or not _whole(low, 1):
+        return  # a min_choices that is no whole number is reported by _whole_key
+    if isinstance(high, int) and _whole(high, 1) and low > high:
+        problems.append(_("%(where)s: min_choices cannot be more than max_choices", where=where))
+    elif available and low > available:
+        problems.append(
+            _(
+                "%(where)s: min_choices is %(low)s, but there are only %(count)s to choose from",
+                where=where,
+                low=low,
+                count=available,
+            )
+        )
 
 
 def _accept(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:

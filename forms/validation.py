@@ -20,6 +20,13 @@ from the API or from a saved draft):
 - ``multi_choice``: a list of options (a single option as text is read as a list of one);
   stored in the order of the options, without repeats.
 - ``country``: an ISO 3166-1 alpha-2 code, any case (``it`` is stored as ``IT``).
+- ``country_list``: a list of alpha-2 codes (a single code as text is a list of one); blank
+  items (the dropdowns left at "none") are dropped, and the codes stored upper case, each
+  once, in the order chosen. A country the field does not take is refused by name, with the
+  reason ("Germany is in the EU: ...").
+- ``multi_choice`` and ``country_list`` with ``min_choices``: a complete answer has at least
+  that many (like a group's ``min_items``, also when the field is optional); at least one
+  when required.
 - ``file``: the id of an uploaded attachment (a positive whole number); whether it exists is
   the application's business, not the form's.
 - ``group``: a list of objects, one per item, each answering the group's sub-fields. Items
@@ -53,7 +60,7 @@ from forms.answers import (
     _yes_no,
     word_count,
 )
-from forms.schema import EXTERNAL_REFERENCES, Field, FieldType
+from forms.schema import EXTERNAL_REFERENCES, LIST_TYPES, Field, FieldType
 from workflows.i18n import _
 from workflows.money import CENT, format_eur
 
@@ -91,18 +98,8 @@ def validate(
         value = answers.get(f.name)
         if f.type is FieldType.GROUP:
             _validate_group(f, value, complete=complete, errors=errors)
-            continue
-        if _is_empty(f, value):
-            if complete and f.required:
-                errors[f.name] = _required_message(f)
-            continue
-        try:
-            parsed[f.name] = _parse(f, value)
-        except _Invalid as exc:
-            errors[f.name] = str(exc)
-            continue
-        if complete and f.required and f.type is FieldType.YES_NO and parsed[f.name] is not True:
-            errors[f.name] = _required_message(f)
+        else:
+            _validate_answer(f, value, complete=complete, parsed=parsed, errors=errors)
 
     _check_not_before(fields, parsed, errors, prefix="")
 
@@ -121,6 +118,32 @@ def validate(
         if f.type is FieldType.GROUP and f.totals:
             _check_totals(f, answers.get(f.name), known, labels, errors)
     return errors
+
+
+def _validate_answer(
+    f: Field,
+    value: object,
+    *,
+    complete: bool,
+    parsed: dict[str, object],
+    errors: dict[str, str],
+) -> None:
+    """One answer that is not a group: its error, if any; its value in ``parsed`` if it reads."""
+    if _is_empty(f, value):
+        if complete and f.required:
+            errors[f.name] = _required_message(f)
+        elif complete and f.type in LIST_TYPES and f.choice_minimum:
+            errors[f.name] = _too_few(f, 0)
+        return
+    try:
+        parsed[f.name] = chosen = _parse(f, value)
+    except _Invalid as exc:
+        errors[f.name] = str(exc)
+        return
+    if complete and f.required and f.type is FieldType.YES_NO and chosen is not True:
+        errors[f.name] = _required_message(f)
+    if complete and isinstance(chosen, list) and len(chosen) < f.choice_minimum:
+        errors[f.name] = _too_few(f, len(chosen))
 
 
 def _check_not_before(
@@ -236,6 +259,27 @@ def group_rows(value: object) -> list[object]:
     return [row for row in value if not _row_is_empty(row)]
 
 
+def _chosen_count(f: Field, value: object) -> int:
+    """How many different things a list answer chooses; one that does not read counts its
+    different non-blank items (what is wrong with them is ``validate``'s to say)."""
+    if _is_empty(f, value):
+        return 0
+    try:
+        chosen = _parse(f, value)
+    except _Invalid:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return 1
+        return len({str(v).strip() for v in items if not _blank(v)})
+    return len(chosen) if isinstance(chosen, list) else 1
+
+
+def _too_few(f: Field, count: int) -> str:
+    return _(
+        "Choose at least %(minimum)s; you chose %(count)s.", minimum=f.choice_minimum, count=count
+    )
+
+
 def _row_is_empty(row: object) -> bool:
     if not isinstance(row, Mapping):
         return row is None or (isinstance(row, str) and not row.strip())
@@ -304,36 +348,29 @@ _PATH_RE = re.compile(
 def missing_required(fields: list[Field], answers: Mapping[str, object]) -> list[str]:
     """Labels of required fields that are still empty, in form order.
 
-    A required ``yes_no`` counts as missing unless it is ticked (true). For a group: the group
-    itself when it has too few items, and each item's empty required sub-fields
-    (``"Budget, line 2: Cost (EUR)"``).
+    A required ``yes_no`` counts as missing unless it is ticked (true). A multi_choice or
+    country_list with fewer choices than its ``choice_minimum``: its label, or "Label (at least
+    3)". For a group: the group itself when it has too few items, and each item's empty
+    required sub-fields (``"Budget, line 2: Cost (EUR)"``).
     """
     missing = []
     for f in fields:
         value = answers.get(f.name)
         if f.type is FieldType.GROUP:
-            rows = group_rows(value)
-            if len(rows) < f.item_minimum:
+            missing.extend(_missing_in_group(f, value))
+            continue
+        if f.type in LIST_TYPES and f.choice_minimum:
+            count = _chosen_count(f, value)
+            if count < f.choice_minimum:
                 missing.append(
                     f.label
-                    if not rows or f.item_minimum == 1
+                    if count == 0 or f.choice_minimum == 1
                     else _(
-                        "%(field)s (at least %(lines)s)",
+                        "%(field)s (at least %(count)s)",
                         field=f.label,
-                        lines=_lines(f.item_minimum),
+                        count=f.choice_minimum,
                     )
                 )
-            for index, row in enumerate(rows):
-                if isinstance(row, Mapping):
-                    missing.extend(
-                        _(
-                            "%(field)s, line %(number)s: %(sub)s",
-                            field=f.label,
-                            number=index + 1,
-                            sub=label,
-                        )
-                        for label in missing_required(list(f.fields), row)
-                    )
             continue
         if not f.required:
             continue
@@ -349,16 +386,45 @@ def missing_required(fields: list[Field], answers: Mapping[str, object]) -> list
     return missing
 
 
+def _missing_in_group(f: Field, value: object) -> list[str]:
+    """The group when it has too few items, and each item's empty required sub-fields."""
+    missing = []
+    rows = group_rows(value)
+    if len(rows) < f.item_minimum:
+        missing.append(
+            f.label
+            if not rows or f.item_minimum == 1
+            else _(
+                "%(field)s (at least %(lines)s)",
+                field=f.label,
+                lines=_lines(f.item_minimum),
+            )
+        )
+    for index, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            missing.extend(
+                _(
+                    "%(field)s, line %(number)s: %(sub)s",
+                    field=f.label,
+                    number=index + 1,
+                    sub=label,
+                )
+                for label in missing_required(list(f.fields), row)
+            )
+    return missing
+
+
 def normalise(fields: list[Field], answers: Mapping[str, object]) -> dict[str, object]:
     """JSON-safe answers for storage: only the form's fields, in form order.
 
     Strings are trimmed (long text keeps its paragraphs, with ``\\n`` line endings); money is a
     string with two decimals (``"8000.50"``); numbers a string with a dot (``"2.5"``); dates
     ``"YYYY-MM-DD"``; declarations ``True``/``False``; multiple choices a list in the order of
-    the options; countries an upper-case code; files the attachment id; groups a list of
-    normalised items without the empty ones. Empty answers are left out. An answer that does
-    not validate is kept as the trimmed text that was typed, so a draft loses nothing;
-    ``validate`` says what is wrong with it.
+    the options; countries an upper-case code; country lists upper-case codes in the order
+    chosen; files the attachment id; groups a list of normalised items without the empty ones.
+    Empty answers are left out. An answer that does not validate is kept as the trimmed text
+    that was typed (a list without its blank items), so a draft loses nothing; ``validate``
+    says what is wrong with it.
     """
     clean: dict[str, object] = {}
     for f in fields:
@@ -391,7 +457,8 @@ def _kept(value: object) -> object:
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, list | tuple):
-        return [_kept(v) for v in value]
+        # A blank item is no answer (a dropdown left at "none"), not something typed.
+        return [_kept(v) for v in value if not _blank(v)]
     if isinstance(value, bool | int | None):
         return value
     return str(value)
@@ -422,6 +489,8 @@ def _required_message(f: Field) -> str:
         return _("Choose at least one option for %(field)s.", field=f.label)
     if f.type is FieldType.COUNTRY:
         return _("Choose a country for %(field)s.", field=f.label)
+    if f.type is FieldType.COUNTRY_LIST:
+        return _("Choose at least one country for %(field)s.", field=f.label)
     if f.type is FieldType.FILE:
         return _("Upload %(field)s.", field=f.label)
     if f.type is FieldType.GROUP:

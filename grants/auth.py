@@ -139,6 +139,8 @@ RATE_LIMITS: dict[str, tuple[RateLimit, ...]] = {
         RateLimit("5 per hour", _submitted_email),
     ),
     "account.reset_password": (RateLimit("10 per minute;50 per hour"),),
+    # An invitation link sets the first password: limited like a reset link.
+    "account.welcome": (RateLimit("10 per minute;50 per hour"),),
     "account.change_password": (RateLimit("10 per hour", _logged_in_user, only_failures=True),),
 }
 

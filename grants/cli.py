@@ -203,6 +203,109 @@ def audit_export(fmt: str, output: click.utils.LazyFile) -> None:
         write_csv(session, output)
 
 
+def _refused(exc: Exception) -> click.ClickException:
+    """A service's refusal as the command's error line (exit status 1)."""
+    from grants.services.accounts import FormErrors
+
+    if isinstance(exc, FormErrors):
+        return click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    return click.ClickException(str(exc))
+
+
+@click.group("admin", help="Administrator accounts.")
+def admin_group() -> None:
+    pass
+
+
+@admin_group.command(
+    "create",
+    help="Create an administrator who can log in at once (the first one on an empty database).",
+)
+@click.argument("email")
+@click.option("--name", prompt="Full name", help="The administrator's full name.")
+@click.password_option(
+    "--password", prompt="Password", help="Asked twice when not given (not echoed)."
+)
+@with_appcontext
+def admin_create(email: str, name: str, password: str) -> None:
+    from grants.services import accounts, staff
+
+    rt = _runtime()
+    try:
+        with rt.sessions() as session, session.begin():
+            user = staff.create_admin(
+                session, email=email, full_name=name, password=password, password_confirm=password
+            )
+            created = user.email
+    except (accounts.FormErrors, accounts.AccountRefused) as exc:
+        raise _refused(exc) from exc
+    click.echo(f"administrator {created} created; log in at {_site_url('auth.login')}")
+
+
+@click.group("user", help="Staff accounts.")
+def user_group() -> None:
+    pass
+
+
+def _site_url(endpoint: str, **values: str) -> str:
+    """An absolute link outside any request: CASCADE_PUBLIC_URL, else the local `make run`
+    address."""
+    from flask import current_app, url_for
+
+    base = _runtime().config.public_url or "http://127.0.0.1:5000"
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+@user_group.command(
+    "invite",
+    help="Invite a staff member by e-mail with one or more roles "
+    "(officer, finance, evaluator, auditor, admin); the link is mailed and printed.",
+)
+@click.argument("email")
+@click.option("--name", required=True, help="The person's full name.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="A role to hold; repeat for several, or separate with commas.",
+)
+@with_appcontext
+def user_invite(email: str, name: str, roles: tuple[str, ...]) -> None:
+    from flask import current_app
+
+    from grants.services import accounts, staff
+
+    rt = _runtime()
+    links: list[str] = []
+
+    def link(token: str) -> str:
+        links.append(_site_url("account.welcome", token=token))
+        return links[-1]
+
+    try:
+        with rt.sessions() as session, session.begin():
+            wanted = staff.parse_roles(part for value in roles for part in value.split(","))
+            user = staff.invite(
+                session,
+                staff.command_line(),
+                email=email,
+                full_name=name,
+                roles=wanted,
+                secret_key=str(current_app.config["SECRET_KEY"]),
+                link=link,
+            )
+            invited = user.email
+    except (accounts.FormErrors, accounts.AccountRefused) as exc:
+        raise _refused(exc) from exc
+    held = ", ".join(str(role) for role in wanted)
+    click.echo(f"invited {invited} as {held}; the invitation is in the outbox")
+    click.echo(f"invitation link (valid 7 days, works once): {links[-1]}")
+    if not rt.config.public_url:
+        click.echo("set CASCADE_PUBLIC_URL so links in e-mails point at your site", err=True)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo)
@@ -210,6 +313,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(remind)
     app.cli.add_command(serve_command)
     app.cli.add_command(audit_group)
+    app.cli.add_command(admin_group)
+    app.cli.add_command(user_group)
 
 
 def _create_app() -> Flask:

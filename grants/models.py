@@ -11,15 +11,18 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     CheckConstraint,
+    Column,
     ForeignKey,
     Index,
     Integer,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import event as orm_events
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from grants.db import Base, utcnow
 from workflows.call import CallState
@@ -53,10 +56,18 @@ class User(UserMixin, Timestamped, Base):
     is_org_manager: Mapped[bool] = mapped_column(default=False)
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+    # Every role the person holds; ``role`` above is the one they act in now (one of these).
+    role_grants: Mapped[list[RoleGrant]] = relationship(
+        foreign_keys="RoleGrant.user_id", cascade="all, delete-orphan", back_populates="user"
+    )
 
     __table_args__ = (
         CheckConstraint(f"role IN ({', '.join(repr(str(r)) for r in Role)})", name="role"),
     )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(Role(grant.role) for grant in self.role_grants)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
@@ -64,6 +75,34 @@ class User(UserMixin, Timestamped, Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class RoleGrant(Base):
+    """One role a person holds, who gave it and when (the audit trail has each change)."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="role_grants")
+
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(str(r)) for r in Role)})", name="role"),
+    )
+
+
+@orm_events.listens_for(Session, "before_flush")
+def _hold_the_acting_role(session: Session, _context: Any, _instances: Any) -> None:
+    # Whoever creates an account (registration, the demo, a test) gives it one role; the
+    # person then holds that role, so ``roles`` never misses the one they act in.
+    for obj in session.new:
+        if isinstance(obj, User) and not obj.role_grants:
+            obj.role_grants.append(RoleGrant(role=str(obj.role)))
 
 
 class Organisation(Timestamped, Base):
@@ -101,6 +140,34 @@ class Organisation(Timestamped, Base):
     )
 
 
+class ConsortiumPartner(Timestamped, Base):
+    """A member of the consortium that runs the calls: its organisation may not apply to them
+    (DOMAIN.md: not a consortium partner), and its staff may work on a call."""
+
+    __tablename__ = "consortium_partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    short_name: Mapped[str] = mapped_column(String(40), unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    # Compact, as its country's scheme writes it; empty when the partner has none to give.
+    registration_number: Mapped[str] = mapped_column(String(60), default="")
+    vat_number: Mapped[str | None] = mapped_column(String(40))
+    # The partner staff's e-mail domain, to spot evaluators who work for a partner.
+    email_domain: Mapped[str | None] = mapped_column(String(253))
+    # Deactivated rather than deleted: calls and eligibility decisions keep naming it.
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+# The partners whose staff work on a call (the managing partner is always one of them).
+call_partners = Table(
+    "call_partners",
+    Base.metadata,
+    Column("call_id", ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True),
+    Column("partner_id", ForeignKey("consortium_partners.id"), primary_key=True),
+)
+
+
 class Call(Timestamped, Base):
     __tablename__ = "calls"
 
@@ -136,8 +203,14 @@ class Call(Timestamped, Base):
     report_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
     next_number: Mapped[int] = mapped_column(default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The partner accountable for the call; calls made before partners were kept have none.
+    managing_partner_id: Mapped[int | None] = mapped_column(ForeignKey("consortium_partners.id"))
 
     applications: Mapped[list[Application]] = relationship(back_populates="call")
+    managing_partner: Mapped[ConsortiumPartner | None] = relationship()
+    partners: Mapped[list[ConsortiumPartner]] = relationship(
+        secondary=call_partners, order_by=ConsortiumPartner.short_name
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

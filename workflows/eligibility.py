@@ -99,11 +99,28 @@ def _registration_check(registered_on: date | None, deadline: date, months: int)
     )
 
 
+def _partner_check(partner: str | None, basis: str) -> CheckResult:
+    """``partner``: the consortium partner the applicant was found to be, by its short name."""
+    name = "Not a consortium partner"
+    if partner is None:
+        return CheckResult(
+            "not_partner", name, True, "not a partner of the consortium running the call"
+        )
+    return CheckResult(
+        "not_partner",
+        name,
+        False,
+        f"is {partner}, a partner of the consortium running the call"
+        + (f" ({basis})" if basis else ""),
+    )
+
+
 def automatic_checks(
     *,
     country: str,
     eligible_countries: Sequence[str],
-    is_consortium_partner: bool,
+    consortium_partner: str | None,
+    partner_basis: str = "",
     declaration_signed: bool,
     requested_amount: Decimal | None,
     max_per_voucher: Decimal,
@@ -111,19 +128,16 @@ def automatic_checks(
     deadline: date,
     min_registration_months: int = 6,
 ) -> list[CheckResult]:
-    """The checks decided from the application data, in the order the letter shows them."""
+    """The checks decided from the application data, in the order the letter shows them.
+
+    ``consortium_partner`` is the short name of the partner the applicant organisation was
+    found to be (None: none), ``partner_basis`` what it was recognised by.
+    """
     if min_registration_months < 0:
         raise ValueError("min_registration_months must not be negative")
     return [
         _country_check(country, eligible_countries),
-        CheckResult(
-            "not_partner",
-            "Not a consortium partner",
-            not is_consortium_partner,
-            "is a partner of the consortium running the call"
-            if is_consortium_partner
-            else "not a partner of the consortium running the call",
-        ),
+        _partner_check(consortium_partner, partner_basis),
         CheckResult(
             "declaration",
             "Declaration of honour signed",

@@ -1,4 +1,5 @@
-"""The LEVIATAD demo: two calls, one user per role, a dozen SMEs, every workflow state.
+"""The LEVIATAD demo: the four partner clusters, two calls, one user per role, a dozen SMEs,
+every workflow state.
 
 Everything is driven through the services, exactly as people would through the UI, so the
 demo's audit trail, documents and states are real. Loading it twice changes nothing.
@@ -9,6 +10,12 @@ from __future__ import annotations
 from grants.demo.builder import DemoBuilder, load_demo
 from grants.demo.call_specs import INTERNATIONALISATION, UPSKILLING, brussels_five_pm, demo_calls
 from grants.demo.content import TOPICS, demo_answers, quote_pdf
+from grants.demo.partners import (
+    DEMO_CALL_PARTNERS,
+    DEMO_PARTNERS,
+    PARTNER_ACCOUNT,
+    PARTNER_PROFILE,
+)
 from grants.demo.people import (
     DEMO_PASSWORD,
     DEMO_SMES,
@@ -19,12 +26,16 @@ from grants.demo.people import (
 )
 
 __all__ = [
+    "DEMO_CALL_PARTNERS",
+    "DEMO_PARTNERS",
     "DEMO_PASSWORD",
     "DEMO_SMES",
     "DEMO_USERS",
     "DUPLICATE_ACCOUNT",
     "DUPLICATE_PROFILE",
     "INTERNATIONALISATION",
+    "PARTNER_ACCOUNT",
+    "PARTNER_PROFILE",
     "TOPICS",
     "UPSKILLING",
     "DemoBuilder",

@@ -15,6 +15,12 @@ from grants.auth import hash_password
 from grants.db import unit_of_work, utcnow
 from grants.demo.call_specs import UPSKILLING, demo_calls
 from grants.demo.content import TOPICS, demo_answers, quote_pdf
+from grants.demo.partners import (
+    DEMO_CALL_PARTNERS,
+    DEMO_PARTNERS,
+    PARTNER_ACCOUNT,
+    PARTNER_PROFILE,
+)
 from grants.demo.people import (
     DEMO_PASSWORD,
     DEMO_SMES,
@@ -32,6 +38,7 @@ from grants.services import (
     eligibility,
     evaluation,
     organisations,
+    partners,
     payments,
     reporting,
 )
@@ -115,23 +122,51 @@ class DemoBuilder:
                 email for email, a in self.actors.items() if a is manager
             )
             organisations.update_profile(session, manager, org_id, profile)
-        email, full_name = DUPLICATE_ACCOUNT
+        self._applicant_account(session, DUPLICATE_ACCOUNT, DUPLICATE_PROFILE, password)
+        self._applicant_account(session, PARTNER_ACCOUNT, PARTNER_PROFILE, password)
+
+    def _applicant_account(
+        self, session: Session, account: tuple[str, str], profile: dict[str, str], password: str
+    ) -> None:
+        """Someone who registered an organisation of their own on the site."""
+        email, full_name = account
         user = User(
             email=email,
             full_name=full_name,
             password_hash=password,
             role=Role.APPLICANT,
-            country="IT",
+            country=profile["country"],
             email_confirmed_at=utcnow(),
         )
         session.add(user)
         session.flush()
-        organisations.create_organisation(
-            session, Actor.of(user, request_id="demo"), DUPLICATE_PROFILE
-        )
+        organisations.create_organisation(session, Actor.of(user, request_id="demo"), profile)
 
     def actor(self, email: str) -> Actor:
         return self.actors[email]
+
+    # -- the consortium -------------------------------------------------------------------
+    def add_partners(self, officer: Actor) -> None:
+        """The four clusters and the partners of each demo call, through the services.
+
+        Only what is missing is added (partners by short name, a call's partners while it
+        has no managing partner), so a demo loaded before partners were kept gets them too.
+        """
+
+        def add(session: Session) -> None:
+            known = {p.short_name: p.id for p in partners.list_partners(session)}
+            for data in DEMO_PARTNERS:
+                if data["short_name"] not in known:
+                    known[data["short_name"]] = partners.create_partner(session, officer, data).id
+            for reference, (managing, working) in DEMO_CALL_PARTNERS.items():
+                call = session.scalar(select(Call).where(Call.reference == reference))
+                if call is None or call.managing_partner_id is not None:
+                    continue
+                partners.set_call_partners(
+                    session, officer, call.id, known[managing], [known[s] for s in working]
+                )
+
+        self.step(add)
 
     def sme_actor(self, org_index: int) -> Actor:
         if org_index == 0:
@@ -324,6 +359,7 @@ class DemoBuilder:
         self.org_ids = self.create_people()
         ups_id, int_id = self.create_calls()
         officer = self.actor("officer@leviatad.example")
+        self.add_partners(officer)
         self._upskilling(ups_id, officer)
         self._internationalisation(int_id, officer)
 
@@ -433,6 +469,15 @@ def load_demo(factory: sessionmaker[Session], storage: DocumentStorage | None = 
     """
     with unit_of_work(factory) as session:
         if session.scalar(select(Call.id).where(Call.reference == UPSKILLING)) is not None:
+            _add_missing_partners(session)
             return False
         DemoBuilder(session, storage).run()
     return True
+
+
+def _add_missing_partners(session: Session) -> None:
+    """A demo loaded before partners were kept gets the four clusters and the calls' partners
+    (nothing when they are there)."""
+    officer = session.scalar(select(User).where(User.email == "officer@leviatad.example"))
+    if officer is not None and officer.role == Role.OFFICER:
+        DemoBuilder(session).add_partners(Actor.of(officer, request_id="demo"))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from forms.defaults import VOUCHER_FORM
+from forms.defaults import INTERNATIONALISATION_FORM, VOUCHER_FORM
 from grants.services.calls import CallSpec
 
 UPSKILLING = "LEV-UPS-2026"
@@ -73,7 +73,7 @@ def demo_calls(now: datetime) -> tuple[CallSpec, CallSpec]:
         opens_at=int_open,
         deadline=brussels_five_pm(int_open + timedelta(days=100)),
         batch_ranking=True,
-        form=list(VOUCHER_FORM),
+        form=list(INTERNATIONALISATION_FORM),
     )
 
     return ups, intl

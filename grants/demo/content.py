@@ -29,6 +29,8 @@ TOPICS = [
     "Secure satellite communications for maritime patrol",
 ]
 
+THIRD_COUNTRY_MARKETS = (("NO", "GB"), ("US", "CA"), ("AU", "SG"), ("BR", "CL"), ("JP", "KR"))
+
 
 def _answer(field_type: str, name: str, topic: str, index: int, amount: Decimal) -> Any:
     """A plausible answer per field type, so the demo works whatever the form holds."""
@@ -52,6 +54,9 @@ def _answer(field_type: str, name: str, topic: str, index: int, amount: Decimal)
             return True
         case FieldType.COUNTRY:
             return "IT"
+        case FieldType.COUNTRY_LIST:
+            # Defence markets outside the EU (an internationalisation call excludes the EU).
+            return list(THIRD_COUNTRY_MARKETS[len(topic) % len(THIRD_COUNTRY_MARKETS)])
         case _:
             return None
 

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from grants.models import Application, Call, Evaluation, Instalment, Payment, User
-from grants.services import access, awards, calls, expectations, organisations, payments
+from grants.models import Application, Call, Evaluation, Instalment, Payment
+from grants.services import access, awards, calls, expectations, organisations, payments, staff
 from grants.services.actor import Actor
+from grants.services.role_holders import people_holding
 from workflows import engine
 from workflows.call import CallState
 from workflows.money import prefinancing_amount
@@ -218,7 +219,7 @@ def finance(
     data = listings[chosen].page(session, counts[chosen], wanted, page, size)
     if chosen == "prefinancing":
         data["prefinancing_rows"] = _prefinancing_rows(data["applications"])
-    names = session.scalars(select(User).where(User.role == Role.FINANCE))
+    names = session.scalars(people_holding(Role.FINANCE, active_only=False))
     return {
         **data,
         "chosen": chosen,
@@ -228,4 +229,12 @@ def finance(
 
 
 def users(session: Session) -> dict[str, Any]:
-    return {"users": list(session.scalars(select(User).order_by(User.role, User.full_name)))}
+    """The administrator's overview: counts from the database and the invitations still
+    open; the accounts themselves are on the paginated accounts page."""
+    pending, pending_total = staff.pending_invitations(session)
+    return {
+        "role_counts": staff.role_counts(session),
+        "pending": pending,
+        "pending_total": pending_total,
+        "deactivated": staff.deactivated_count(session),
+    }

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grants.formatting import format_eur
 from grants.models import Application, Instalment, User
 from grants.services import applications, awards, eligibility, evaluation, payments, reporting
 from grants.services.actor import Actor
+from grants.services.role_holders import people_holding
 from workflows import scoring
 from workflows.eligibility import MANUAL_CHECKS
 from workflows.errors import TransitionRefused
@@ -20,11 +20,7 @@ from workflows.roles import Role
 
 def active_evaluators(session: Session, exclude: set[int]) -> list[User]:
     """Experts who can take an application, by name; ``exclude`` those already on it."""
-    users = session.scalars(
-        select(User)
-        .where(User.role == Role.EVALUATOR, User.active.is_(True))
-        .order_by(User.full_name, User.id)
-    )
+    users = session.scalars(people_holding(Role.EVALUATOR).order_by(User.full_name, User.id))
     return [u for u in users if u.id not in exclude]
 
 
@@ -41,7 +37,8 @@ def check_eligibility(session: Session, application: Application, who: Actor) ->
 
 def assign_evaluators(session: Session, application: Application, who: Actor) -> dict[str, Any]:
     assigned = {e.evaluator_id for e in application.evaluations}
-    return {"evaluator_choices": active_evaluators(session, assigned)}
+    # The officer assigning never evaluates the same application, whatever roles they hold.
+    return {"evaluator_choices": active_evaluators(session, assigned | {who.user_id or 0})}
 
 
 def close_evaluation(session: Session, application: Application, who: Actor) -> dict[str, Any]:

@@ -99,7 +99,9 @@ COMMON_PASSWORDS = frozenset(
 # One @, a dot in the domain, and none of the characters that would make it several
 # addresses or a display name in a mail header.
 _NOT_IN_ADDRESS = r"@\s,;:<>()\[\]\"\\"
-_EMAIL = re.compile(rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}.]+$")
+EMAIL_PATTERN = re.compile(
+    rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}.]+$"
+)
 _hasher = PasswordHasher()
 
 
@@ -204,7 +206,7 @@ def _actor(user: User, origin: Origin) -> Actor:
 # -- tokens ------------------------------------------------------------------------------
 
 
-def _serializer(
+def token_serializer(
     secret_key: str, salt: str, issued_at: datetime | None = None
 ) -> URLSafeTimedSerializer:
     if issued_at is None:
@@ -218,9 +220,9 @@ def _serializer(
     return URLSafeTimedSerializer(secret_key, salt=salt, signer=IssuedAt)
 
 
-def _load(secret_key: str, salt: str, token: str, max_age: timedelta) -> dict[str, Any]:
+def load_token(secret_key: str, salt: str, token: str, max_age: timedelta) -> dict[str, Any]:
     try:
-        data = _serializer(secret_key, salt).loads(token, max_age=int(max_age.total_seconds()))
+        data = token_serializer(secret_key, salt).loads(token, max_age=int(max_age.total_seconds()))
     except SignatureExpired as exc:
         raise TokenProblem(expired=True) from exc
     except BadData as exc:
@@ -230,21 +232,21 @@ def _load(secret_key: str, salt: str, token: str, max_age: timedelta) -> dict[st
     return data
 
 
-def _password_fingerprint(secret_key: str, password_hash: str) -> str:
+def password_fingerprint(secret_key: str, password_hash: str) -> str:
     # Keyed, so the token (readable, only signed) says nothing usable about the hash.
     digest = hmac.new(secret_key.encode(), password_hash.encode(), hashlib.sha256)
     return digest.hexdigest()[:24]
 
 
 def confirmation_token(secret_key: str, user: User, *, issued_at: datetime | None = None) -> str:
-    return _serializer(secret_key, _CONFIRM_SALT, issued_at).dumps(
+    return token_serializer(secret_key, _CONFIRM_SALT, issued_at).dumps(
         {"u": user.id, "e": normalise_email(user.email)}
     )
 
 
 def reset_token(secret_key: str, user: User, *, issued_at: datetime | None = None) -> str:
-    return _serializer(secret_key, _RESET_SALT, issued_at).dumps(
-        {"u": user.id, "p": _password_fingerprint(secret_key, user.password_hash)}
+    return token_serializer(secret_key, _RESET_SALT, issued_at).dumps(
+        {"u": user.id, "p": password_fingerprint(secret_key, user.password_hash)}
     )
 
 
@@ -369,7 +371,7 @@ def register(
         errors["full_name"] = _("Use at most %(count)s characters.", count=200)
     if not email:
         errors["email"] = _("Enter your e-mail address.")
-    elif len(email) > 254 or not _EMAIL.match(email):
+    elif len(email) > 254 or not EMAIL_PATTERN.match(email):
         errors["email"] = _("Enter an e-mail address like name@company.eu.")
     errors |= password_errors(password, password_confirm, email=email)
     if errors:
@@ -416,7 +418,7 @@ class Confirmation(StrEnum):
 
 def confirm_email(session: Session, token: str, *, secret_key: str, origin: Origin) -> Confirmation:
     """Confirm the address a link was sent to; using the link again changes nothing."""
-    data = _load(secret_key, _CONFIRM_SALT, token, CONFIRM_MAX_AGE)
+    data = load_token(secret_key, _CONFIRM_SALT, token, CONFIRM_MAX_AGE)
     user = session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
     if user is None or normalise_email(user.email) != data.get("e") or not user.active:
         raise TokenProblem(expired=False)
@@ -490,11 +492,11 @@ def request_password_reset(session: Session, email: str, *, secret_key: str, lin
 
 def user_for_reset(session: Session, token: str, *, secret_key: str) -> User:
     """The account a reset link is for, or TokenProblem (expired, used, or not ours)."""
-    data = _load(secret_key, _RESET_SALT, token, RESET_MAX_AGE)
+    data = load_token(secret_key, _RESET_SALT, token, RESET_MAX_AGE)
     user = session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
     if user is None or not user.active:
         raise TokenProblem(expired=False)
-    expected = _password_fingerprint(secret_key, user.password_hash)
+    expected = password_fingerprint(secret_key, user.password_hash)
     if not hmac.compare_digest(expected, str(data.get("p", ""))):
         raise TokenProblem(expired=False)  # already used, or the password changed since
     return user

@@ -42,7 +42,7 @@ from grants.models import (
     Document,
     Organisation,
 )
-from grants.services import audit
+from grants.services import audit, partners
 from grants.services.actor import Actor
 from grants.services.workflow import (
     StepResult,
@@ -152,6 +152,10 @@ def create_draft(
                 opens=local_time(call.opens_at, call.timezone),
             )
         )
+    organisation = session.get(Organisation, actor.organisation_id)
+    if organisation is not None:
+        # Told now, not weeks later by the eligibility letter.
+        partners.refuse_partner_applicant(session, organisation)
     existing = (
         session.query(Application)
         .filter_by(call_id=call.id, organisation_id=actor.organisation_id)
@@ -320,6 +324,31 @@ def missing_for_submission(application: Application) -> list[str]:
     ):
         missing.append(_("Requested amount within the voucher maximum"))
     return missing
+
+
+def submission_errors(application: Application) -> dict[str, str]:
+    """What stops the saved draft from being submitted, by field path, so the form can mark
+    and link each answer (``missing_for_submission`` lists the same as sentences)."""
+    fields = form_fields(application)
+    answers = application.answers or {}
+    errors: dict[str, str] = {}
+    if not application.title:
+        errors["title"] = _("Enter the project title.")
+    if application.requested_amount is None:
+        errors["requested_amount"] = _("Enter the amount you request.")
+    elif application.requested_amount > application.call.max_per_voucher:
+        errors["requested_amount"] = _(
+            "Request at most %(maximum)s, the voucher maximum.",
+            maximum=format_eur(application.call.max_per_voucher),
+        )
+    errors |= validate(fields, answers, complete=True, references=references(application))
+    files = current_attachments(application)
+    for f in fields:
+        if f.type is FieldType.FILE and answers.get(f.name) and f.name not in files:
+            errors.setdefault(f.name, _("Upload the file again."))
+    if not application.declaration_signed:
+        errors["declaration_signed"] = _("Sign the declaration of honour.")
+    return errors
 
 
 def answers_for_display(application: Application) -> list[dict[str, str]]:

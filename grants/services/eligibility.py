@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from grants.db import utcnow
 from grants.models import Application
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
+from grants.services.partners import partner_match
 from grants.services.workflow import StepResult, apply, load_application
 from workflows.eligibility import MANUAL_CHECKS, automatic_checks
 from workflows.i18n import _
@@ -18,15 +19,25 @@ from workflows.roles import Role
 
 
 def proposed_checks(application: Application) -> list[dict[str, Any]]:
-    """What the data already shows, for the officer to confirm with the manual checks."""
+    """What the data already shows, for the officer to confirm with the manual checks.
+
+    Whether the applicant is a consortium partner is read from the list of partners (by VAT
+    or registration number), not from ``organisations.is_consortium_partner``, which nothing
+    sets.
+    """
     call = application.call
     organisation = application.organisation
+    session = object_session(application)
+    if session is None:
+        raise RuntimeError("proposed_checks reads the partners through the application's session")
+    partner = partner_match(session, organisation)
     return [
         check.as_dict()
         for check in automatic_checks(
             country=organisation.country,
             eligible_countries=call.eligible_countries,
-            is_consortium_partner=organisation.is_consortium_partner,
+            consortium_partner=partner.partner.short_name if partner else None,
+            partner_basis=partner.basis if partner else "",
             declaration_signed=application.declaration_signed,
             requested_amount=application.requested_amount,
             max_per_voucher=call.max_per_voucher,

@@ -40,9 +40,14 @@ def _add_evaluator(
     session: Session, actor: Actor, application: Application, evaluator_id: int
 ) -> Evaluation:
     evaluator = session.get(User, evaluator_id)
-    if evaluator is None or evaluator.role != Role.EVALUATOR or not evaluator.active:
+    if evaluator is None or Role.EVALUATOR not in evaluator.roles or not evaluator.active:
         raise ValidationFailed(
             {"evaluators": _("user %(id)s is not an active evaluator", id=evaluator_id)}
+        )
+    if evaluator.id == actor.user_id:
+        # Independence is a person's, not a role's: who manages the application never scores it.
+        raise ValidationFailed(
+            {"evaluators": _("you manage this application, so you cannot evaluate it")}
         )
     if any(e.evaluator_id == evaluator_id for e in application.evaluations):
         raise ValidationFailed(

@@ -101,7 +101,7 @@ def get_message(session: Session, message_id: int) -> MailMessage | None:
 
 # Links in these messages log a person in or change who they are: whoever reads them can act
 # as that person.
-_SECRET_LINK = re.compile(r"\S*/(?:confirm|password/reset|organisation/join)/\S+")
+_SECRET_LINK = re.compile(r"\S*/(?:confirm|password/reset|organisation/join|welcome)/\S+")
 
 
 def body_for_admin(

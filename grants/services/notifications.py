@@ -36,6 +36,7 @@ from grants.models import (
 from grants.services import mail
 from grants.services.actor import Actor
 from grants.services.expectations import report_due
+from grants.services.role_holders import people_holding
 from workflows.roles import Role
 
 if TYPE_CHECKING:
@@ -104,9 +105,7 @@ def _evaluator_addresses(session: Session, application: Application) -> list[tup
 def _finance_addresses(session: Session, actor: Actor) -> list[tuple[str, str]]:
     """The other finance officers: the one who acted knows, and four-eyes needs another."""
     people = session.scalars(
-        select(User)
-        .where(User.role == Role.FINANCE, User.active.is_(True), User.id != actor.user_id)
-        .order_by(User.id)
+        people_holding(Role.FINANCE).where(User.id != actor.user_id).order_by(User.id)
     )
     return [(u.email, u.full_name) for u in people]
 

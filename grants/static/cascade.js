@@ -240,6 +240,8 @@
           while (group && !draft.querySelector('[name="' + name + '"]') && guard++ < 60) { addLine(group); }
         }
       });
+      // Several inputs may share a name (a list of countries): each takes the next value.
+      var used = {};
       draft.querySelectorAll("[name]").forEach(function (input) {
         var name = input.name;
         if (name === "csrf_token" || name === "version" || input.type === "file") { return; }
@@ -247,7 +249,9 @@
         if (input.type === "checkbox" || input.type === "radio") {
           input.checked = values.indexOf(input.value) !== -1;
         } else if (input.tagName !== "BUTTON") {
-          input.value = values.length ? values[0] : "";
+          var index = used[name] || 0;
+          input.value = index < values.length ? values[index] : "";
+          used[name] = index + 1;
         }
       });
       draft.querySelectorAll("[data-group]").forEach(updateTotals);

@@ -38,6 +38,7 @@ def register_blueprints(app: Flask) -> None:
         documents,
         evaluator,
         organisation,
+        partners,
         public,
     )
 
@@ -51,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
         documents.bp,
         auditor.bp,
         organisation.bp,
+        partners.bp,
         account.bp,
         admin.bp,
     ):

@@ -1,5 +1,5 @@
-"""Accounts: register, confirm the e-mail address, forgotten password, and "My account"
-(change password, log out on all devices)."""
+"""Accounts: register, confirm the e-mail address, forgotten password, a staff member's
+invitation, and "My account" (change password, log out on all devices, the role acted in)."""
 
 from __future__ import annotations
 
@@ -21,17 +21,19 @@ from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from grants.auth import start_session
+from grants.models import User
 from grants.runtime import db_session, runtime, transaction
-from grants.services import accounts
+from grants.services import accounts, staff
 from grants.views.common import actor, flash_done
+from workflows.roles import Role
 
 bp = Blueprint("account", __name__)
 
 # Pages whose address carries a token: never leak it in a Referer header or a cache.
-_TOKEN_PAGES = {"account.confirm_email", "account.reset_password"}
+_TOKEN_PAGES = {"account.confirm_email", "account.reset_password", "account.welcome"}
 
 
-def _external(endpoint: str, **values: str) -> str:
+def external_url(endpoint: str, **values: str) -> str:
     """An absolute link for an e-mail: from CASCADE_PUBLIC_URL when set, else the request."""
     base = runtime().config.public_url
     if base:
@@ -41,11 +43,16 @@ def _external(endpoint: str, **values: str) -> str:
 
 def _links() -> accounts.Links:
     return accounts.Links(
-        confirm=lambda token: _external("account.confirm_email", token=token),
-        reset=lambda token: _external("account.reset_password", token=token),
-        login=_external("auth.login"),
-        forgot=_external("account.forgot_password"),
+        confirm=lambda token: external_url("account.confirm_email", token=token),
+        reset=lambda token: external_url("account.reset_password", token=token),
+        login=external_url("auth.login"),
+        forgot=external_url("account.forgot_password"),
     )
+
+
+def welcome_link(token: str) -> str:
+    """The link of a staff invitation's e-mail (the administrator's invite page sends it)."""
+    return external_url("account.welcome", token=token)
 
 
 def _secret() -> str:
@@ -54,6 +61,12 @@ def _secret() -> str:
 
 def _origin() -> accounts.Origin:
     return accounts.Origin(request_id=g.get("request_id"), ip=request.remote_addr)
+
+
+@bp.app_template_filter("held_roles")
+def held_roles(user: User) -> list[Role]:
+    """The roles a person holds, always in the same order (the switcher, the admin's lists)."""
+    return [role for role in (Role.APPLICANT, *staff.STAFF_ROLES) if role in user.roles]
 
 
 @bp.after_request
@@ -172,6 +185,41 @@ def reset_password(token: str) -> str | Response:
     return render_template("auth/reset.html", errors=errors, email=user.email)
 
 
+# -- a staff member's invitation --------------------------------------------------------
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+def welcome(token: str) -> str | Response:
+    errors: dict[str, str] = {}
+    try:
+        if request.method == "POST":
+            try:
+                with transaction() as db:
+                    user = staff.accept_invitation(
+                        db,
+                        token,
+                        password=request.form.get("password", ""),
+                        password_confirm=request.form.get("password_confirm", ""),
+                        secret_key=_secret(),
+                        origin=_origin(),
+                    )
+            except accounts.FormErrors as exc:
+                errors = exc.errors
+            else:
+                start_session(user)
+                flash_done(
+                    _(
+                        "Welcome, %(name)s. Your password is set and you are logged in.",
+                        name=user.full_name,
+                    )
+                )
+                return redirect(url_for("dashboard.index"))
+        user = staff.user_for_invitation(db_session(), token, secret_key=_secret())
+    except accounts.TokenProblem as exc:
+        return render_template("auth/welcome.html", user=None, expired=exc.expired)
+    return render_template("auth/welcome.html", user=user, errors=errors)
+
+
 # -- my account --------------------------------------------------------------------------
 
 
@@ -215,3 +263,22 @@ def logout_everywhere() -> Response:
     session.clear()
     flash(_("You are logged out on every device, this one included."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/role", methods=["POST"])
+@login_required
+def switch_role() -> Response:
+    try:
+        # One name from the header's list; a name that is no staff role is refused here.
+        chosen = staff.parse_roles([request.form.get("role", "")])
+        if len(chosen) != 1:
+            raise accounts.FormErrors({"role": _("Choose one of the roles you hold.")})
+        with transaction() as db:
+            staff.switch_role(db, actor(), chosen[0])
+    except accounts.FormErrors:
+        flash(_("Choose one of the roles you hold."), "error")
+    except accounts.AccountRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash_done(_("You now act as %(role)s.", role=_(chosen[0].label)))
+    return redirect(url_for("dashboard.index"))

@@ -1,14 +1,25 @@
-"""The administrator's pages: accounts (deactivate / reactivate) and the mail outbox."""
+"""The administrator's pages: accounts (invite, a person's page with their roles,
+deactivate / reactivate) and the mail outbox."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from grants.runtime import db_session, runtime, transaction
-from grants.services import accounts, mail, user_admin
+from grants.services import accounts, mail, staff, user_admin
 from grants.services.workflow import NotFound
+from grants.views.account import welcome_link
 from grants.views.common import (
     PAGE_SIZE,
     actor,
@@ -16,6 +27,7 @@ from grants.views.common import (
     page_number,
     pager_for,
     roles_required,
+    safe_next,
 )
 from workflows.roles import Role
 
@@ -31,17 +43,144 @@ PER_PAGE = PAGE_SIZE
 def users() -> str:
     page = page_number()
     search = request.args.get("q", "")[:254]
+    role = request.args.get("role", "")
+    holding = Role(role) if role in set(Role) else None
     rows, total = user_admin.list_users(
-        db_session(), offset=(page - 1) * PER_PAGE, limit=PER_PAGE, search=search
+        db_session(),
+        offset=(page - 1) * PER_PAGE,
+        limit=PER_PAGE,
+        search=search,
+        role=holding,
     )
+    filters = {"q": search, "role": str(holding or "")}
     return render_template(
         "admin/users.html",
         users=rows,
         pager=pager_for(page, total),
-        pager_args={"q": search} if search else {},
+        pager_args={name: value for name, value in filters.items() if value},
+        holding=holding,
         me=actor().user_id,
         search=search,
+        awaits_acceptance=staff.awaits_acceptance,
     )
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def _ticked_roles() -> list[Role]:
+    """The roles ticked on the form (none ticked is refused by the service, with the form's
+    other mistakes)."""
+    return staff.parse_roles(request.form.getlist("roles"))
+
+
+@bp.route("/users/invite", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def invite() -> str | Response:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            with transaction() as db:
+                user = staff.invite(
+                    db,
+                    actor(),
+                    email=request.form.get("email", ""),
+                    full_name=request.form.get("full_name", ""),
+                    roles=_ticked_roles(),
+                    secret_key=_secret(),
+                    link=welcome_link,
+                )
+        except accounts.FormErrors as exc:
+            errors = exc.errors
+        except accounts.AccountRefused as exc:
+            flash(str(exc), "error")
+        else:
+            flash_done(
+                _(
+                    "%(name)s is invited: the e-mail with a link to choose a password is on its "
+                    "way to %(email)s.",
+                    name=user.full_name,
+                    email=user.email,
+                )
+            )
+            return redirect(url_for("admin.person", user_id=user.id))
+    return render_template(
+        "admin/invite.html",
+        errors=errors,
+        values={k: request.form.get(k, "") for k in ("full_name", "email")},
+        chosen=set(request.form.getlist("roles")),
+        staff_roles=staff.STAFF_ROLES,
+    )
+
+
+def _person_page(user_id: int, errors: dict[str, str] | None = None) -> str:
+    try:
+        person = user_admin.get_user(db_session(), user_id)
+    except NotFound:
+        abort(404)
+    # After a refused change the boxes stay as they were ticked, else the roles held.
+    chosen = set(request.form.getlist("roles")) if errors else {str(role) for role in person.roles}
+    return render_template(
+        "admin/person.html",
+        person=person,
+        pending=staff.awaits_acceptance(person),
+        errors=errors or {},
+        chosen=chosen,
+        staff_roles=staff.STAFF_ROLES,
+        me=actor().user_id,
+    )
+
+
+@bp.route("/users/<int:user_id>")
+@roles_required(Role.ADMIN)
+def person(user_id: int) -> str:
+    return _person_page(user_id)
+
+
+@bp.route("/users/<int:user_id>/roles", methods=["POST"])
+@roles_required(Role.ADMIN)
+def set_roles(user_id: int) -> str | Response:
+    try:
+        with transaction() as db:
+            user = staff.set_roles(db, actor(), user_id, _ticked_roles())
+    except NotFound:
+        abort(404)
+    except accounts.FormErrors as exc:
+        return _person_page(user_id, exc.errors)
+    except accounts.AccountRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash_done(
+            _(
+                "The roles of %(name)s are saved; they apply from the person's next page.",
+                name=user.full_name,
+            )
+        )
+    return redirect(url_for("admin.person", user_id=user_id))
+
+
+@bp.route("/users/<int:user_id>/invitation", methods=["POST"])
+@roles_required(Role.ADMIN)
+def resend_invitation(user_id: int) -> Response:
+    try:
+        with transaction() as db:
+            user = staff.resend_invitation(
+                db, actor(), user_id, secret_key=_secret(), link=welcome_link
+            )
+    except NotFound:
+        abort(404)
+    except accounts.AccountRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash_done(
+            _(
+                "A new invitation is on its way to %(email)s; the links sent before no longer "
+                "work.",
+                email=user.email,
+            )
+        )
+    return redirect(url_for("admin.person", user_id=user_id))
 
 
 def _set_active(user_id: int, *, active: bool) -> Response:
@@ -57,7 +196,8 @@ def _set_active(user_id: int, *, active: bool) -> Response:
             flash_done(_("%(name)s can log in again.", name=user.full_name))
         else:
             flash_done(_("%(name)s is deactivated and logged out everywhere.", name=user.full_name))
-    return redirect(url_for("admin.users", page=request.form.get("page", "1")))
+    # Back where the button was: the list's page, or the person's page (its form says so).
+    return redirect(safe_next(url_for("admin.users", page=request.form.get("page", "1"))))
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])

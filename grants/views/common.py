@@ -86,6 +86,7 @@ _NAV: dict[Role, list[NavItem]] = {
     Role.OFFICER: [
         NavItem(N_("Dashboard"), "dashboard.index"),
         NavItem(N_("Calls"), "public.home"),
+        NavItem(N_("Partners"), "partners.index"),
         NavItem(N_("Audit trail"), "auditor.index"),
     ],
     Role.EVALUATOR: [NavItem(N_("My evaluations"), "dashboard.index")],
@@ -94,7 +95,10 @@ _NAV: dict[Role, list[NavItem]] = {
         NavItem(N_("Applications"), "dashboard.index"),
         NavItem(N_("Audit trail"), "auditor.index"),
     ],
-    Role.ADMIN: [NavItem(N_("Users"), "dashboard.index")],
+    Role.ADMIN: [
+        NavItem(N_("Users"), "dashboard.index"),
+        NavItem(N_("Partners"), "partners.index"),
+    ],
 }
 
 

@@ -30,6 +30,7 @@ from grants.views.common import (
     roles_required,
     safe_next,
 )
+from grants.views.public import start_draft
 from workflows import registration_numbers
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
@@ -105,6 +106,7 @@ def _render(
         "invite_email": invite_email,
         "invite_errors": invite_errors or {},
         "next": safe_next(""),
+        "apply": _call_to_apply(),
     }
     if org is not None:
         context.update(_profile_context(org))
@@ -160,6 +162,9 @@ def profile() -> tuple[str, int] | Response:
                 note=note,
             )
         )
+        call_id = _call_to_apply()
+        if call_id is not None:
+            return start_draft(call_id)
         return redirect(safe_next(url_for("organisation.profile")))
     if changed:
         flash_done(
@@ -168,6 +173,13 @@ def profile() -> tuple[str, int] | Response:
     else:
         flash_done(_("Nothing was changed."))
     return redirect(url_for("organisation.profile"))
+
+
+def _call_to_apply() -> int | None:
+    """The call the applicant was starting an application to when sent here to register the
+    organisation first: once it is registered, the application starts."""
+    raw = request.values.get("apply", "")
+    return int(raw) if raw.isdigit() else None
 
 
 def _secret() -> str:

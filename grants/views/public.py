@@ -83,6 +83,11 @@ def guide(call_id: int) -> Response:
 @bp.route("/calls/<int:call_id>/apply", methods=["POST"])
 @roles_required(Role.APPLICANT)
 def start_application(call_id: int) -> Response:
+    return start_draft(call_id)
+
+
+def start_draft(call_id: int) -> Response:
+    """Open the applicant's draft for the call (creating it once), or say why not."""
     call = visible_call(call_id)
     if current_user.organisation_id is None:
         # Vouchers go to organisations: register one (or join a colleague's) first.
@@ -94,7 +99,7 @@ def start_application(call_id: int) -> Response:
             "info",
         )
         here = url_for("public.call", call_id=call_id)
-        return redirect(url_for("organisation.profile", next=here))
+        return redirect(url_for("organisation.profile", next=here, apply=call_id))
     existing = _own_application(call)
     if existing is not None:
         return redirect(url_for("applications.detail", application_id=existing.id))

@@ -17,9 +17,10 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, expect
 
-from grants.services import payments
+from grants.services import payments, staff
 from tests.e2e.test_browser import log_in
 from tests.scenario import Scenario
+from workflows.roles import Role
 from workflows.voucher import AppState
 
 WIDTHS = {"desktop": 1280, "phone": 390}
@@ -55,15 +56,44 @@ def world(live_app: tuple[Flask, str]) -> dict[str, object]:
     scenario.advance(prepared, AppState.REPORT_APPROVED)
     f1 = scenario.people.finance[0]
     scenario.run(lambda s: payments.prepare_payment(s, f1, prepared))
+    # Staff accounts: a person invited with two roles who has not chosen a password yet (the
+    # welcome link's page, the admin's page of the person), and an evaluator who also works
+    # in finance (the header's role switcher).
+    admin = scenario.people.admin
+    links: list[str] = []
+
+    def link(token: str) -> str:
+        links.append(f"/welcome/{token}")
+        return links[-1]
+
+    invited = scenario.run(
+        lambda s: (
+            staff.invite(
+                s,
+                admin,
+                email=f"invited.{scenario.tag}@test.example",
+                full_name=f"Ana Kovač {scenario.tag}",
+                roles=[Role.OFFICER, Role.FINANCE],
+                secret_key=str(app.config["SECRET_KEY"]),
+                link=link,
+            ).id
+        )
+    )
+    evaluator2 = scenario.people.evaluators[1].user_id
+    assert evaluator2 is not None
+    scenario.run(lambda s: staff.set_roles(s, admin, evaluator2, [Role.EVALUATOR, Role.FINANCE]))
     return {
         "scenario": scenario,
         "submitted": submitted,
         "offered": offered,
         "prepared": prepared,
+        "invited": invited,
+        "welcome": links[-1],
     }
 
 
-PAGES: list[tuple[str, str, Callable[[dict[str, object]], str], str]] = [
+# (name, who is logged in (None: nobody), the path, a text the page shows)
+PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
     ("applicant-dashboard", "applicant1", lambda w: "/dashboard", "My applications"),
     ("applicant-offer", "applicant1", lambda w: f"/applications/{w['offered']}", "Sign and accept"),
     (
@@ -76,6 +106,11 @@ PAGES: list[tuple[str, str, Callable[[dict[str, object]], str], str]] = [
     ("finance-authorise", "finance2", lambda w: f"/applications/{w['prepared']}", "Authorise"),
     ("finance-four-eyes", "finance1", lambda w: f"/applications/{w['prepared']}", "Four-eyes"),
     ("auditor-trail", "auditor", lambda w: "/audit", "Evaluators assigned"),
+    ("admin-invite", "admin", lambda w: "/admin/users/invite", "Send the invitation"),
+    ("admin-person", "admin", lambda w: f"/admin/users/{w['invited']}", "Invitation pending"),
+    ("admin-accounts", "admin", lambda w: "/admin/users", "Invite a person"),
+    ("staff-welcome", None, lambda w: str(w["welcome"]), "Set my password and log in"),
+    ("two-roles-header", "evaluator2", lambda w: "/dashboard", "My evaluations"),
 ]
 
 
@@ -87,7 +122,7 @@ def test_pages_pass_axe_core(
     world: dict[str, object],
     width: str,
     name: str,
-    who: str,
+    who: str | None,
     path: Callable[[dict[str, object]], str],
     shows: str,
 ) -> None:
@@ -97,7 +132,8 @@ def test_pages_pass_axe_core(
     context = browser.new_context(viewport={"width": WIDTHS[width], "height": 900})
     page = context.new_page()
     try:
-        log_in(page, base, scenario.people.emails[who])
+        if who:
+            log_in(page, base, scenario.people.emails[who])
         page.goto(base + path(world))
         expect(page.locator("main")).to_contain_text(shows)
         results = _AXE.run(page).response

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
 from grants.db import unit_of_work, utcnow
-from grants.models import AuditEvent, MailMessage, Organisation, User
+from grants.models import Application, AuditEvent, MailMessage, Organisation, User
 from grants.services import organisations
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed
@@ -602,6 +602,7 @@ def test_register_from_the_call_page_then_invite_a_colleague_who_joins(
     assert "Before you apply, register your organisation" in page
     assert "<h1>Register your organisation</h1>" in page
     assert f'name="next" value="/calls/{scenario.call_id}"' in page
+    assert f'name="apply" value="{scenario.call_id}"' in page
 
     # A wrong check digit: 422, the error next to the field, every answer kept.
     data = profile(registration_number="00488410011", legal_name="Ligure Sonar Systems S.r.l.")
@@ -633,24 +634,29 @@ def test_register_from_the_call_page_then_invite_a_colleague_who_joins(
             {"granting_authority": "Regione Liguria", "amount": "12000", "granted_on": "2025-03-01"}
         ],
     )
-    form = _form(data) | {"next": f"/calls/{scenario.call_id}"}
+    form = _form(data) | {"next": f"/calls/{scenario.call_id}", "apply": str(scenario.call_id)}
     response = client.post("/organisation", data=form)
     assert response.status_code == 302, response.get_data(as_text=True)
-    assert response.headers["Location"] == f"/calls/{scenario.call_id}"
     with sessions() as session:
         user = session.get(User, manager.user_id)
         assert user is not None and user.organisation_id is not None and user.is_org_manager
         org_id = user.organisation_id
-    # Now the application starts.
+        started = session.scalars(select(Application).where(Application.organisation_id == org_id))
+        [application] = list(started)
+    # Registered, the applicant lands in the application they were starting.
+    assert response.headers["Location"] == f"/applications/{application.id}/edit"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "is registered and you are its manager" in page and 'id="draft-form"' in page
+    assert "partita IVA, format and check digit verified" in page
+    # Starting again leads to the same application.
     response = client.post(f"/calls/{scenario.call_id}/apply")
-    assert response.status_code == 302 and "/applications/" in response.headers["Location"]
+    assert response.headers["Location"] == f"/applications/{application.id}"
 
     page = client.get("/organisation").get_data(as_text=True)
     assert "My organisation" in page  # the nav link
     assert "is a small enterprise under Recommendation 2003/361/EC" in page
     assert "partner held 40%: 40% of its figures" in page
     assert "EUR 12,000.00" in page and "Still available" in page
-    assert "partita IVA, format and check digit verified" in page
     assert 'name="related_enterprises-0-remove"' in page
 
     # Invite a colleague: the mail goes to the outbox with the link.

@@ -105,3 +105,13 @@ def test_an_application_cannot_be_started_before_the_call_opens(scenario: Scenar
                 s, applicant, call.id, now=call.opens_at - timedelta(seconds=1)
             )
         )
+
+
+def test_a_visitor_finds_register_on_the_home_and_call_pages(
+    client: FlaskClient, scenario: Scenario
+) -> None:
+    for path in ("/", f"/calls/{scenario.call_id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert 'href="/register"' in page, path
+        assert 'href="/login' in page, path
+    assert client.get("/register").status_code == 200

@@ -255,9 +255,14 @@ def test_the_completeness_check_lists_every_missing_item(
         "Country where the service provider is established (Choose a country from the list.)",
         "Budget: The total of Cost (EUR) is EUR 5,000.00; it must equal the requested amount "
         "(EUR 8,000.00).",
-        "declaration of honour has not been signed",
+        "Declaration of honour: Sign the declaration of honour.",
     ):
         assert missing in page, missing
+    # Back on the form: the summary links each answer to correct to its field.
+    assert 'id="draft-form"' in page
+    summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    for field in ("objectives", "strategic_technology", "provider_country", "declaration_signed"):
+        assert f'href="#{field}"' in summary, field
     assert scenario.status(app_id) == AppState.DRAFT
 
 
@@ -292,3 +297,26 @@ def test_the_fingerprint_covers_the_attached_files(scenario: Scenario, runtime: 
         "Total Cost (EUR): EUR 8,000.00"
     )
     assert shown["Country where the service provider is established"] == "Italy (IT)"
+
+
+def test_after_submitting_the_applicant_reads_what_happens_next_and_withdraw_is_secondary(
+    scenario: Scenario, client: FlaskClient, login: Callable[[FlaskClient, str], None]
+) -> None:
+    app_id = scenario.draft(0)
+    scenario.submit(app_id)
+    login(client, scenario.people.emails["applicant0"])
+    page = client.get(f"/applications/{app_id}").get_data(as_text=True)
+
+    panel = page.split('aria-labelledby="submitted-h"', 1)[1].split("</section>", 1)[0]
+    assert "Your application is submitted" in panel and "What happens next" in panel
+    assert scenario.application(app_id).reference in panel
+    # The test call ranks in batches while open; two experts; 14 days to accept an offer.
+    assert "in the next batch" in panel and "2 independent experts" in panel
+    assert "14 days to accept" in panel
+    # Withdrawing is one click away inside a closed disclosure, not the page's main action.
+    withdraw = page.split('id="action-withdraw-more"', 1)
+    assert len(withdraw) == 2 and withdraw[0].rstrip().endswith(
+        '<details class="card action-card secondary-action"'
+    )
+    assert "<summary>" in withdraw[1].split("</details>", 1)[0]
+    assert f'action="/applications/{app_id}/withdraw"' in withdraw[1].split("</details>", 1)[0]

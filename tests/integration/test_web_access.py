@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 
 from grants.models import Document, Payment
 from grants.runtime import Runtime
-from grants.services import mail
+from grants.services import mail, partners
 from grants.services.documents import DrainResult
 from grants.steps import REGISTRY
 from tests.scenario import Scenario
@@ -42,6 +42,8 @@ PUBLIC = {
     "account.resend_confirmation",
     "account.forgot_password",
     "account.reset_password",
+    # A staff member's invitation link: the token is the key, as for a password reset.
+    "account.welcome",
 }
 # These end the session: each role tries them after every other route.
 ENDS_SESSION = {"auth.logout", "account.logout_everywhere"}
@@ -83,11 +85,23 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "account.index": ALL,
     "account.change_password": ALL,
     "account.logout_everywhere": ALL,
+    # Anyone may ask; only a role the person holds is switched to (else a message, no 403).
+    "account.switch_role": ALL,
     "admin.users": ADMIN,
+    "admin.invite": ADMIN,
+    "admin.person": ADMIN,
+    "admin.set_roles": ADMIN,
+    "admin.resend_invitation": ADMIN,
     "admin.deactivate_user": ADMIN,
     "admin.reactivate_user": ADMIN,
     "admin.mail_outbox": ADMIN,
     "admin.mail_message": ADMIN,
+    "partners.index": frozenset({Role.OFFICER, Role.ADMIN}),
+    "partners.new": frozenset({Role.OFFICER, Role.ADMIN}),
+    "partners.edit": frozenset({Role.OFFICER, Role.ADMIN}),
+    "partners.deactivate": frozenset({Role.OFFICER, Role.ADMIN}),
+    "partners.reactivate": frozenset({Role.OFFICER, Role.ADMIN}),
+    "partners.call_partners": frozenset({Role.OFFICER}),
     # applications.action: the roles of the workflow transition (checked per trigger below).
 }
 # Each role's login in the scenario.
@@ -114,6 +128,7 @@ class World:
     document: str
     attachment: int  # the quote uploaded to `closed` while it was a draft
     message: int  # a message in the mail outbox
+    partner: int  # a consortium partner
 
 
 @pytest.fixture
@@ -161,6 +176,15 @@ def world(
                 ).id
             )
         ),
+        partner=scenario.run(
+            lambda s: (
+                partners.create_partner(
+                    s,
+                    scenario.people.officer,
+                    {"name": "Matrix partner", "short_name": f"M{scenario.tag}", "country": "HR"},
+                ).id
+            )
+        ),
     )
 
 
@@ -178,6 +202,7 @@ def _args(rule: Rule, world: World, trigger: str = "submit") -> dict[str, object
         "user_id": world.scenario.people.applicants[1].user_id,
         "token": "not-a-valid-invitation",
         "message_id": world.message,
+        "partner_id": world.partner,
     }
     return {name: values[name] for name in rule.arguments}
 

@@ -443,11 +443,16 @@ def test_submitting_an_empty_draft_lists_what_is_missing(
     again = applicant.post(f"/calls/{scenario.call_id}/apply")
     assert again.headers["Location"].endswith(f"/applications/{app_id}")
 
-    page = applicant.post(f"/applications/{app_id}/submit", follow_redirects=True)
-    assert page.status_code == 200
-    body = html(page)
-    assert "Requested amount" in body and "Project title" in body
-    assert "declaration of honour has not been signed" in body
+    # An incomplete submit keeps the applicant on the form, each answer to correct linked.
+    refused = applicant.post(f"/applications/{app_id}/submit")
+    assert refused.status_code == 302
+    assert refused.headers["Location"].endswith(f"/applications/{app_id}/edit?check=1")
+    body = html(applicant.get(refused.headers["Location"]))
+    assert "Not submitted yet" in body and 'class="error-summary"' in body
+    assert 'href="#title">Project title: Enter the project title.' in body
+    assert "Requested amount: Enter the amount you request." in body
+    assert 'href="#declaration_signed">Declaration of honour: Sign the declaration' in body
+    assert 'id="draft-form"' in body
     assert scenario.status(app_id) == AppState.DRAFT
 
 

@@ -14,7 +14,7 @@ def run(**overrides: Any) -> dict[str, CheckResult]:
     args: dict[str, Any] = {
         "country": "IT",
         "eligible_countries": ["IT", "FR", "NL", "BE", "HR"],
-        "is_consortium_partner": False,
+        "consortium_partner": None,
         "declaration_signed": True,
         "requested_amount": D("8000.00"),
         "max_per_voucher": D("10000.00"),
@@ -29,7 +29,7 @@ def test_all_checks_pass_in_order() -> None:
     results = automatic_checks(
         country="IT",
         eligible_countries=["IT"],
-        is_consortium_partner=False,
+        consortium_partner=None,
         declaration_signed=True,
         requested_amount=D("8000.00"),
         max_per_voucher=D("10000.00"),
@@ -70,10 +70,16 @@ def test_country_check() -> None:
 
 
 def test_partner_check() -> None:
-    assert run()["not_partner"].passed
-    result = run(is_consortium_partner=True)["not_partner"]
+    ok = run()["not_partner"]
+    assert ok.passed
+    assert ok.evidence == "not a partner of the consortium running the call"
+    result = run(consortium_partner="DLTM")["not_partner"]
     assert not result.passed
-    assert result.evidence == "is a partner of the consortium running the call"
+    assert result.evidence == "is DLTM, a partner of the consortium running the call"
+    found = run(consortium_partner="TVT", partner_basis="same VAT number FR12345678901")
+    assert found["not_partner"].evidence == (
+        "is TVT, a partner of the consortium running the call (same VAT number FR12345678901)"
+    )
 
 
 def test_declaration_check() -> None:

@@ -6,9 +6,17 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import pycountry
 import pytest
 
-from forms.defaults import STRATEGIC_TECHNOLOGIES, VOUCHER_FORM
+from forms import display
+from forms.countries import COUNTRY_SETS, EU_COUNTRIES
+from forms.defaults import (
+    INTERNATIONALISATION_BUDGET_CATEGORIES,
+    INTERNATIONALISATION_FORM,
+    STRATEGIC_TECHNOLOGIES,
+    VOUCHER_FORM,
+)
 from forms.schema import (
     Field,
     FieldType,
@@ -27,6 +35,7 @@ from forms.validation import (
     validate,
     word_count,
 )
+from workflows.registration_numbers import EU_MEMBER_STATES
 
 
 def one(field: dict) -> Field:
@@ -823,12 +832,18 @@ def test_bad_group_definitions_are_refused(change: dict, expected: str) -> None:
     [
         ({"type": "multi_choice"}, "a multi_choice field needs a non-empty list of options"),
         ({"type": "multi_choice", "options": ["a"], "max_choices": 0}, "max_choices must be"),
-        ({"type": "choice", "options": ["a"], "max_choices": 1}, "only applies to multi_choice"),
+        (
+            {"type": "choice", "options": ["a"], "max_choices": 1},
+            "max_choices only applies to country_list or multi_choice fields",
+        ),
         ({"type": "choice", "options": [True, False]}, "quote options such as 'yes'"),
         ({"type": "country", "countries": ["IT", "XX"]}, "'XX' is not an ISO 3166-1 alpha-2"),
         ({"type": "country", "countries": ["IT", False]}, "write 'NO' for Norway in quotes"),
         ({"type": "country", "countries": "IT"}, "countries must be a list"),
-        ({"type": "text", "countries": ["IT"]}, "countries only applies to country fields"),
+        (
+            {"type": "text", "countries": ["IT"]},
+            "countries only applies to country or country_list fields",
+        ),
         ({"type": "file", "accept": ["exe"]}, "accept 'exe' is not one of: pdf, docx"),
         ({"type": "file", "accept": "pdf"}, "accept must be a list"),
         ({"type": "file", "max_mb": 0}, "max_mb must be a whole number from 1 to 25"),
@@ -857,3 +872,277 @@ def test_dump_form_round_trips() -> None:
     assert dumped[0]["total_max"] == 10000 and dumped[3]["max"] == "1500.50"
     assert dumped[2]["countries"] == ["IT"] and dumped[3]["help"] == "h"
     assert json.loads(json.dumps(dumped)) == dumped
+
+
+# -- country lists -----------------------------------------------------------------------------
+OUTSIDE_EU = {"type": "country_list", "exclude_countries": ["EU"], "max_choices": 5}
+
+
+def test_the_eu_set_is_the_member_states_and_their_parts_with_codes_of_their_own() -> None:
+    assert len(EU_MEMBER_STATES) == 27 and EU_MEMBER_STATES <= EU_COUNTRIES
+    parts = EU_COUNTRIES - EU_MEMBER_STATES
+    assert parts == {"AX", "GF", "GP", "MF", "MQ", "RE", "YT"}
+    assert {"DE", "GR", "HR", "RE"} <= EU_COUNTRIES
+    assert not {"GB", "NO", "CH", "GL", "NC", "BL"} & EU_COUNTRIES
+    assert COUNTRY_SETS["EU"].codes == EU_COUNTRIES
+
+
+def test_country_list_outside_the_eu_is_parsed_with_the_set_kept_by_name() -> None:
+    field = one(OUTSIDE_EU)
+    assert field.type is FieldType.COUNTRY_LIST and field.exclude_countries == ("EU",)
+    assert {"CN", "BR", "US", "NO", "GB"} <= field.allowed_countries
+    assert not field.allowed_countries & EU_COUNTRIES
+    codes = {code for code, _name in country_choices(field)}
+    assert codes == field.allowed_countries and "DE" not in codes
+    # One set may be written alone, in any case (YAML: `exclude_countries: EU`).
+    assert one({"type": "country_list", "exclude_countries": "eu"}).exclude_countries == ("EU",)
+    # The definition keeps the name, so it reads back as it was written.
+    assert dump_form([field]) == [
+        {
+            "name": "f",
+            "label": "The field",
+            "type": "country_list",
+            "max_choices": 5,
+            "exclude_countries": ["EU"],
+        }
+    ]
+    assert parse_form(dump_form([field])) == [field]
+    restricted = one({"type": "country", "countries": ["eu", "no", "IS", "LI"]})
+    assert restricted.countries == ("EU", "NO", "IS", "LI")
+    assert restricted.allowed_countries == EU_COUNTRIES | {"NO", "IS", "LI"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"type": "country_list", "exclude_countries": ["EU", "XX"]},
+            "'XX' is not an ISO 3166-1 alpha-2 country code or a set of countries (EU)",
+        ),
+        (
+            {"type": "country_list", "exclude_countries": "Europe"},
+            "exclude_countries must be a list of ISO alpha-2 codes such as [IT, FR], or the "
+            "name of a set of countries (EU)",
+        ),
+        ({"type": "country_list", "countries": ["EU", False]}, "write 'NO' for Norway in quotes"),
+        (
+            {"type": "country_list", "countries": ["US"], "exclude_countries": ["EU"]},
+            "give countries (only these) or exclude_countries (every country but these), not both",
+        ),
+        (
+            {
+                "type": "country",
+                "exclude_countries": sorted(c.alpha_2 for c in pycountry.countries),
+            },
+            "exclude_countries leaves no country to choose",
+        ),
+        (
+            {"type": "country_list", "min_choices": 3, "max_choices": 2},
+            "min_choices cannot be more than max_choices",
+        ),
+        (
+            {"type": "country_list", "countries": ["IT", "FR"], "min_choices": 3},
+            "min_choices is 3, but there are only 2 to choose from",
+        ),
+        (
+            {"type": "multi_choice", "options": ["a", "b"], "min_choices": 3},
+            "min_choices is 3, but there are only 2 to choose from",
+        ),
+        ({"type": "country_list", "min_choices": 0}, "min_choices must be a whole number of at"),
+        ({"type": "country_list", "max_choices": "5"}, "max_choices must be a whole number"),
+        (
+            {"type": "text", "exclude_countries": ["EU"]},
+            "exclude_countries only applies to country or country_list fields",
+        ),
+        (
+            {"type": "choice", "options": ["a"], "min_choices": 1},
+            "min_choices only applies to country_list or multi_choice fields",
+        ),
+        (
+            {"type": "group", "fields": [{"name": "m", "label": "M", "type": "country_list"}]},
+            "a group's sub-field must be one of",
+        ),
+    ],
+)
+def test_bad_country_list_definitions_are_refused(raw: dict, expected: str) -> None:
+    with pytest.raises(FormDefinitionError) as exc:
+        parse_form([{"name": "f", "label": "F", **raw}])
+    assert expected in str(exc.value)
+
+
+def test_country_list_answers_are_codes_in_the_order_chosen_each_once() -> None:
+    field = one(OUTSIDE_EU)
+    assert check(OUTSIDE_EU, ["CN", "BR"]) == {}
+    # The dropdowns left at "none" post blanks; a code twice counts once.
+    assert normalise([field], {"f": ["cn", " BR ", "", "CN", ""]}) == {"f": ["CN", "BR"]}
+    assert normalise([field], {"f": "us"}) == {"f": ["US"]}  # a single code is a list of one
+    assert normalise([field], {"f": ["", ""]}) == {}
+    assert display.display_value(field, ["CN", "BR", "VG"]) == (
+        "China (CN); Brazil (BR); Virgin Islands, British (VG)"
+    )
+
+
+def test_country_list_refuses_eu_countries_by_name() -> None:
+    assert check(OUTSIDE_EU, ["DE", "CN"]) == {
+        "f": "Germany is in the EU: choose countries outside the EU."
+    }
+    assert check(OUTSIDE_EU, ["US", "FR", "DE"]) == {
+        "f": "France, Germany are in the EU: choose countries outside the EU."
+    }
+    # Parts of member states with codes of their own are in the EU too.
+    assert check(OUTSIDE_EU, ["RE"]) == {
+        "f": "Réunion is in the EU: choose countries outside the EU."
+    }
+    # A draft keeps what was chosen, refused or not, without the blanks.
+    assert normalise([one(OUTSIDE_EU)], {"f": ["DE", "", "CN"]}) == {"f": ["DE", "CN"]}
+    single = {"type": "country", "exclude_countries": "EU"}
+    assert check(single, "de") == {"f": "Germany is in the EU: choose a country outside the EU."}
+    assert check(single, "NO") == {}
+
+
+def test_country_list_refuses_unknown_codes_restricted_and_excluded_countries() -> None:
+    assert check(OUTSIDE_EU, ["CN", "XX", "ZZ"]) == {
+        "f": "XX, ZZ: not a country code. Choose the countries from the list."
+    }
+    for bad in (5, [5], {"CN": True}):
+        assert check(OUTSIDE_EU, bad) == {"f": "Choose the countries from the list."}
+    eea = {"type": "country_list", "countries": ["EU", "NO", "IS", "LI"]}
+    assert check(eea, ["IT", "NO"]) == {}
+    assert check(eea, ["CN"]) == {
+        "f": "China is not eligible here. Choose one of: the EU, Norway, Iceland, Liechtenstein."
+    }
+    assert check(eea, ["CN", "US", "IT"]) == {
+        "f": "China, United States are not eligible here. Choose from: the EU, Norway, Iceland, "
+        "Liechtenstein."
+    }
+    assert check({"type": "country_list", "exclude_countries": ["CU"]}, ["CU"]) == {
+        "f": "Cuba cannot be chosen here."
+    }
+
+
+def test_country_list_minimum_and_maximum() -> None:
+    assert check(OUTSIDE_EU, ["US", "CA", "MX", "BR", "AR"]) == {}
+    assert check(OUTSIDE_EU, ["US", "CA", "MX", "BR", "AR", "CL"]) == {
+        "f": "Choose at most 5 countries; you chose 6."
+    }
+    assert check(OUTSIDE_EU, ["US", "CA", "MX", "BR", "AR", "US"]) == {}  # repeats count once
+    fields = [one({**OUTSIDE_EU, "required": True, "min_choices": 2})]
+    # A draft may hold fewer; a complete answer may not.
+    assert validate(fields, {"f": ["CN"]}) == {}
+    assert validate(fields, {"f": ["CN", ""]}, complete=True) == {
+        "f": "Choose at least 2; you chose 1."
+    }
+    assert validate(fields, {"f": ["", ""]}, complete=True) == {
+        "f": "Choose at least one country for The field."
+    }
+    assert missing_required(fields, {"f": ["CN", "cn"]}) == ["The field (at least 2)"]
+    assert missing_required(fields, {"f": ["", ""]}) == ["The field"]
+    assert missing_required(fields, {"f": ["CN", "BR"]}) == []
+    assert validate(fields, {"f": ["CN", "BR"]}, complete=True) == {}
+    # Optional without a minimum: nothing is missing.
+    assert missing_required([one(OUTSIDE_EU)], {}) == []
+    assert validate([one(OUTSIDE_EU)], {}, complete=True) == {}
+
+
+def test_multi_choice_minimum_when_complete() -> None:
+    fields = [one({**MULTI, "min_choices": 2})]
+    assert validate(fields, {"f": ["Sonar"]}) == {}
+    assert validate(fields, {"f": ["Sonar"]}, complete=True) == {
+        "f": "Choose at least 2; you chose 1."
+    }
+    # Like a group's min_items, the minimum holds even when the field is optional.
+    assert validate(fields, {}, complete=True) == {"f": "Choose at least 2; you chose 0."}
+    assert missing_required(fields, {"f": ["Sonar"]}) == ["The field (at least 2)"]
+    assert missing_required(fields, {"f": ["Sonar", "Radar"]}) == []
+
+
+def test_country_slots_show_what_was_chosen_then_empty_dropdowns() -> None:
+    field = one(OUTSIDE_EU)
+    slots = field.country_slots(["DE", "", "cn"])
+    assert [(s.code, s.name, s.offered) for s in slots] == [
+        ("DE", "Germany", False),  # refused, still shown until changed
+        ("CN", "China", True),
+        ("", "", True),
+        ("", "", True),
+        ("", "", True),
+    ]
+    assert len(field.country_slots(None)) == 5
+    assert len(field.country_slots("['CN', 'BR']")) == 5  # never fails on a stray value
+    # Over the maximum (a draft): every country chosen is shown.
+    assert len(field.country_slots(["US", "CA", "MX", "BR", "AR", "CL"])) == 6
+    unlimited = one({"type": "country_list"})
+    assert len(unlimited.country_slots([])) == 5
+    assert len(unlimited.country_slots(["US", "CA", "MX", "BR", "AR"])) == 6  # one spare
+    assert len(one({"type": "country_list", "countries": ["IT", "FR"]}).country_slots([])) == 2
+
+
+# -- the internationalisation voucher form -----------------------------------------------------
+def good_internationalisation_answers() -> dict[str, object]:
+    return {
+        "summary": "We will approach navies and shipyards in Brazil and Chile with an export "
+        "consultancy to sell our composite patrol-boat hulls.",
+        "target_markets": ["BR", "CL", "", "", ""],
+        "market_analysis": "Both navies are renewing coastal patrol fleets within five years.",
+        "market_entry_plan": "M1-M2 market study; M3 stand at LAAD; M4-M6 meetings, offers.",
+        "service_provider": "Export Naval Consulting S.r.l.",
+        "provider_country": "IT",
+        "provider_expertise": "Ten defence export projects in South America since 2016.",
+        "expected_results": "Fifteen meetings with buyers, two offers, one local agent.",
+        "start_date": "2026-04-01",
+        "end_date": "2026-09-30",
+        "budget_lines": [
+            {"item": "Market study", "category": "Market study", "cost": "1200"},
+            {"item": "LAAD stand", "category": "Trade fair or business mission", "cost": "800"},
+        ],
+        "no_double_funding": True,
+    }
+
+
+def test_internationalisation_form_is_a_valid_definition() -> None:
+    fields = parse_form(INTERNATIONALISATION_FORM)
+    named = by_name(fields)
+    markets = named["target_markets"]
+    assert markets.type is FieldType.COUNTRY_LIST and markets.required
+    assert markets.exclude_countries == ("EU",) and markets.max_choices == 5
+    assert markets.choice_minimum == 1
+    for name in ("market_analysis", "market_entry_plan", "provider_expertise"):
+        assert named[name].type is FieldType.LONG_TEXT and named[name].required
+        assert named[name].max_words
+    assert all(f.help for f in fields)
+    assert not {"project_title", "requested_amount"} & set(named)
+    assert {f.name for f in fields if not f.required} == {"provider_quote"}
+    budget = named["budget_lines"]
+    assert budget.must_equal == "requested_amount" and budget.totals == ("cost",)
+    assert budget.sub("category").options == INTERNATIONALISATION_BUDGET_CATEGORIES
+    # The questions both vouchers ask are the same questions.
+    upskilling = by_name(parse_form(VOUCHER_FORM))
+    for name in ("summary", "provider_country", "start_date", "end_date", "provider_quote"):
+        assert named[name] == upskilling[name]
+    assert fields[-1] == upskilling["no_double_funding"]
+    assert named["service_provider"].label == upskilling["service_provider"].label
+    assert INTERNATIONALISATION_FORM[0] is not VOUCHER_FORM[0]  # copies, never shared
+    json.dumps(INTERNATIONALISATION_FORM)  # stored as JSON on the call
+    assert parse_form(dump_form(fields)) == fields
+
+
+def test_internationalisation_form_accepts_a_complete_application() -> None:
+    fields = parse_form(INTERNATIONALISATION_FORM)
+    answers = good_internationalisation_answers()
+    amount = {"requested_amount": Decimal("2000.00")}
+
+    assert validate(fields, answers, complete=True, references=amount) == {}
+    assert missing_required(fields, answers) == []
+    assert normalise(fields, answers)["target_markets"] == ["BR", "CL"]
+    # An EU market is refused by name; none at all is missing.
+    with_germany = answers | {"target_markets": ["DE", "BR"]}
+    assert validate(fields, with_germany, complete=True, references=amount) == {
+        "target_markets": "Germany is in the EU: choose countries outside the EU."
+    }
+    assert missing_required(fields, answers | {"target_markets": ["", ""]}) == [
+        "Target markets outside the EU"
+    ]
+    # The budget still adds up to the requested amount.
+    assert validate(fields, answers, references={"requested_amount": Decimal("1500")}) == {
+        "budget_lines.total.cost": "The total of Cost (EUR) is EUR 2,000.00; it must equal "
+        "the requested amount (EUR 1,500.00)."
+    }

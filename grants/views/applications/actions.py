@@ -24,6 +24,7 @@ from grants.models import (
 from grants.runtime import DbSession, db_session, transaction
 from grants.services import (
     access,
+    applications,
     evaluation,
     payments,
 )
@@ -46,6 +47,7 @@ from workflows import numbers
 from workflows.definition import WorkflowDefinition
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
+from workflows.voucher import AppState
 
 # Form fields the page fills in by itself, not a person.
 _NOT_TYPED = frozenset({"csrf_token", "submission_token", "next"})
@@ -84,6 +86,13 @@ def action(application_id: int, trigger: str) -> tuple[str, int] | Response:
         ctx = detail_context(application, errors={trigger: exc.errors}, values={trigger: form})
         return render_template("applications/detail.html", **ctx), 422
     except TransitionRefused as exc:
+        if trigger == "submit" and _incomplete(application_id):
+            # Back to the form, each answer to correct marked and linked from the summary.
+            flash(
+                _("Not submitted yet: correct the answers listed below, then submit again."),
+                "error",
+            )
+            return redirect(url_for("applications.edit", application_id=application_id, check=1))
         flash_refused(exc)
         if any(v.strip() for k, v in form.items() if k not in _NOT_TYPED):
             # A refused step (agreement box not ticked, report incomplete) keeps what the
@@ -94,6 +103,13 @@ def action(application_id: int, trigger: str) -> tuple[str, int] | Response:
         return redirect(f"{back}#actions")
     flash_done(message)
     return redirect(back)
+
+
+def _incomplete(application_id: int) -> bool:
+    application = visible_application(application_id)
+    return application.status == AppState.DRAFT and bool(
+        applications.submission_errors(application)
+    )
 
 
 # -- payment instalments and evaluator replacement --------------------------------------------

@@ -23,7 +23,14 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from forms import display
-from forms.schema import EXTERNAL_REFERENCES, FILE_KINDS, Field, FieldType, country_choices
+from forms.schema import (
+    EXTERNAL_REFERENCES,
+    FILE_KINDS,
+    LIST_TYPES,
+    Field,
+    FieldType,
+    country_choices,
+)
 from forms.validation import describe, group_rows, group_totals, normalise
 from grants.formatting import format_eur, local_time
 from grants.models import (
@@ -94,7 +101,7 @@ def _draft_values(application: Application, fields: list[Field]) -> dict[str, An
         value = answers.get(f.name)
         if f.type is FieldType.YES_NO:
             values[f.name] = value is True
-        elif f.type is FieldType.MULTI_CHOICE:
+        elif f.type in LIST_TYPES:
             values[f.name] = [str(v) for v in value] if isinstance(value, list) else []
         elif f.type is FieldType.GROUP:
             values[f.name] = [
@@ -129,7 +136,7 @@ def _posted_values(fields: list[Field]) -> dict[str, Any]:
     for f in fields:
         if f.type is FieldType.YES_NO:
             values[f.name] = f.name in form
-        elif f.type is FieldType.MULTI_CHOICE:
+        elif f.type in LIST_TYPES:
             values[f.name] = form.getlist(f.name)
         elif f.type is FieldType.GROUP:
             rows = items.get(f.name, {})
@@ -309,7 +316,9 @@ def edit(application_id: int) -> tuple[str, int] | Response:
         return redirect(url_for("applications.detail", application_id=application_id))
     fields = form_fields(application)
     if request.method == "GET":
-        return _render_edit(application, _draft_values(application, fields), {}, 200)
+        # ?check=1: a submit was refused; mark every answer that stops it.
+        errors = applications.submission_errors(application) if request.args.get("check") else {}
+        return _render_edit(application, _draft_values(application, fields), errors, 200)
     values = _posted_values(fields)
     fresh_for_update()
     try:
