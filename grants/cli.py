@@ -306,6 +306,60 @@ def user_invite(email: str, name: str, roles: tuple[str, ...]) -> None:
         click.echo("set CASCADE_PUBLIC_URL so links in e-mails point at your site", err=True)
 
 
+@click.group("call", help="Calls kept as YAML files.")
+def call_group() -> None:
+    pass
+
+
+@call_group.command("export", help="Write a call as YAML (to keep it in version control).")
+@click.argument("reference")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+@with_appcontext
+def call_export(reference: str, output: click.utils.LazyFile) -> None:
+    from grants.errors import NotFound
+    from grants.services import call_files
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        try:
+            output.write(call_files.export_call(session, reference))
+        except NotFound as exc:
+            raise click.ClickException(f"no call {reference}") from exc
+
+
+@call_group.command(
+    "import",
+    help="Make a new draft call from a YAML file; --reference copies it under another one.",
+)
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--reference", default=None, help="The new call's reference instead of the file's.")
+@with_appcontext
+def call_import(file: click.utils.LazyFile, reference: str | None) -> None:
+    from grants.errors import ValidationFailed
+    from grants.services import call_files, staff
+    from workflows.call_document import DocumentProblems
+    from workflows.roles import Role
+
+    rt = _runtime()
+    try:
+        with rt.sessions() as session, session.begin():
+            imported = call_files.import_call(
+                session, staff.command_line(Role.OFFICER), file.read(), reference=reference
+            )
+            made, later = imported.call.reference, imported.before_publishing
+    except DocumentProblems as exc:
+        raise click.ClickException(_listed(exc.problems)) from exc
+    except ValidationFailed as exc:
+        raise click.ClickException(_listed(exc.errors)) from exc
+    click.echo(f"draft call {made} imported")
+    if later:
+        click.echo("to put right before publishing:\n" + _listed(later))
+
+
+def _listed(problems: dict[str, str]) -> str:
+    return "\n".join(f"  {path or 'file'}: {message}" for path, message in problems.items())
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo)
@@ -315,6 +369,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(admin_group)
     app.cli.add_command(user_group)
+    app.cli.add_command(call_group)
 
 
 def _create_app() -> Flask:

@@ -203,6 +203,24 @@ class Call(Timestamped, Base):
     report_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
     next_number: Mapped[int] = mapped_column(default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # What the voucher is for (workflows.call_rules.VoucherType); how it is paid: a lump sum
+    # or eligible costs at the funding rate (CostBasis).
+    voucher_type: Mapped[str] = mapped_column(
+        String(30), default="upskilling", server_default="upskilling"
+    )
+    cost_basis: Mapped[str] = mapped_column(String(20), default="costs", server_default="costs")
+    # Announced from this instant (None: when an officer publishes it).
+    publish_at: Mapped[datetime | None]
+    # A cut-off call's batch dates before the deadline, as ISO instants (UTC).
+    cutoffs: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # Held back from this call for a later one: ranking funds budget - reserve.
+    reserve: Mapped[Decimal] = mapped_column(default=Decimal("0.00"), server_default="0")
+    # The optional eligibility checks and their parameters (call_rules.EligibilityRules).
+    eligibility_rules: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # Experts' scores this far apart on a criterion are flagged for the moderator.
+    divergence_limit: Mapped[Decimal] = mapped_column(default=Decimal("2.00"), server_default="2")
+    # Calendar days an ineligible or rejected applicant has to ask for redress.
+    redress_days: Mapped[int] = mapped_column(default=5, server_default="5")
     # The partner accountable for the call; calls made before partners were kept have none.
     managing_partner_id: Mapped[int | None] = mapped_column(ForeignKey("consortium_partners.id"))
 
@@ -223,6 +241,10 @@ class Call(Timestamped, Base):
         CheckConstraint("deadline > opens_at", name="deadline_after_opening"),
         CheckConstraint("offer_acceptance_days > 0", name="offer_acceptance_days_positive"),
         CheckConstraint("report_window_days > 0", name="report_window_days_positive"),
+        CheckConstraint("reserve >= 0 AND reserve < budget", name="reserve_within_budget"),
+        CheckConstraint("divergence_limit > 0", name="divergence_limit_positive"),
+        CheckConstraint("redress_days > 0", name="redress_days_positive"),
+        CheckConstraint("cost_basis IN ('lump_sum', 'costs')", name="cost_basis"),
     )
 
 

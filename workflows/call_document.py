@@ -16,7 +16,13 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from workflows import numbers
-from workflows.call_rules import CallRules, CostBasis, EligibilityRules, VoucherType
+from workflows.call_rules import (
+    CallRules,
+    CostBasis,
+    EligibilityRules,
+    VoucherType,
+    eligibility_rules_json,
+)
 from workflows.i18n import _
 
 FORMAT = 1
@@ -44,7 +50,6 @@ def _amount(value: Decimal) -> str:
 
 def to_document(rules: CallRules, form: list[dict[str, Any]]) -> dict[str, Any]:
     """The call as a document; ``form`` is the call's form definition."""
-    eligibility = rules.eligibility
     document: dict[str, Any] = {
         "cascade_call": FORMAT,
         "reference": rules.reference,
@@ -52,10 +57,12 @@ def to_document(rules: CallRules, form: list[dict[str, Any]]) -> dict[str, Any]:
         "voucher_type": str(rules.voucher_type),
         "purpose": rules.purpose,
         "guidance": rules.guidance,
+        "who_can_apply": rules.who_can_apply,
         "timezone": rules.timezone,
         "publication": None if rules.publication is None else _wall(rules.publication),
         "opening": _wall(rules.opening),
         "deadline": _wall(rules.deadline),
+        "batch_ranking": rules.batch_ranking,
         "cutoffs": [_wall(cutoff) for cutoff in rules.cutoffs],
         "budget": _amount(rules.budget),
         "reserve": _amount(rules.reserve),
@@ -65,15 +72,7 @@ def to_document(rules: CallRules, form: list[dict[str, Any]]) -> dict[str, Any]:
         "cost_basis": str(rules.cost_basis),
         "prefinancing_percent": _amount(rules.prefinancing_percent),
         "eligible_countries": list(rules.eligible_countries),
-        "eligibility": {
-            "min_registration_months": eligibility.min_registration_months,
-            "de_minimis_check": eligibility.de_minimis_check,
-            "de_minimis_ceiling": _amount(eligibility.de_minimis_ceiling),
-            "de_minimis_years": eligibility.de_minimis_years,
-            "one_application_per_sme": eligibility.one_application_per_sme,
-            "partner_exclusion": eligibility.partner_exclusion,
-            "target_markets_outside_eu": eligibility.target_markets_outside_eu,
-        },
+        "eligibility": eligibility_rules_json(rules.eligibility),
         "evaluation": {
             "criteria": [dict(criterion) for criterion in rules.criteria],
             "threshold_total": _amount(rules.threshold_total),
@@ -235,6 +234,8 @@ def from_document(document: Any) -> tuple[CallRules, list[dict[str, Any]]]:
         budget=read.get("budget", _decimal, Decimal(0)),
         max_per_voucher=read.get("max_per_voucher", _decimal, Decimal(0)),
         guidance=read.get("guidance", _text, "", optional=True),
+        who_can_apply=read.get("who_can_apply", _text, "", optional=True),
+        batch_ranking=read.get("batch_ranking", _flag, False, optional=True),
         publication=read.get("publication", _optional_wall, None, optional=True),
         cutoffs=read.get("cutoffs", _walls, (), optional=True),
         reserve=read.get("reserve", _decimal, Decimal(0)),

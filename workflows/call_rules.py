@@ -62,6 +62,35 @@ class EligibilityRules:
     target_markets_outside_eu: bool = False
 
 
+def eligibility_rules_json(rules: EligibilityRules) -> dict[str, object]:
+    """As stored on a call (amounts as text)."""
+    return {
+        "min_registration_months": rules.min_registration_months,
+        "de_minimis_check": rules.de_minimis_check,
+        "de_minimis_ceiling": plain(rules.de_minimis_ceiling),
+        "de_minimis_years": rules.de_minimis_years,
+        "one_application_per_sme": rules.one_application_per_sme,
+        "partner_exclusion": rules.partner_exclusion,
+        "target_markets_outside_eu": rules.target_markets_outside_eu,
+    }
+
+
+def eligibility_rules_of(stored: Mapping[str, object]) -> EligibilityRules:
+    """A call's stored rules; what is missing (calls made before) takes the default."""
+    defaults = eligibility_rules_json(EligibilityRules())
+    merged = {**defaults, **stored}
+    months = merged["min_registration_months"]
+    return EligibilityRules(
+        min_registration_months=None if months is None else int(str(months)),
+        de_minimis_check=bool(merged["de_minimis_check"]),
+        de_minimis_ceiling=Decimal(str(merged["de_minimis_ceiling"])),
+        de_minimis_years=int(str(merged["de_minimis_years"])),
+        one_application_per_sme=bool(merged["one_application_per_sme"]),
+        partner_exclusion=bool(merged["partner_exclusion"]),
+        target_markets_outside_eu=bool(merged["target_markets_outside_eu"]),
+    )
+
+
 @dataclass(frozen=True)
 class CallRules:
     reference: str
@@ -74,8 +103,11 @@ class CallRules:
     budget: Decimal
     max_per_voucher: Decimal
     guidance: str = ""
+    who_can_apply: str = ""
     publication: datetime | None = None  # idem; None: published by hand
-    cutoffs: tuple[datetime, ...] = ()  # idem: batch ranking at each, before the deadline
+    # Ranked in batches while open (a cut-off call), at each cut-off date before the deadline.
+    batch_ranking: bool = False
+    cutoffs: tuple[datetime, ...] = ()  # idem
     reserve: Decimal = Decimal("0")  # held back for a later call
     funding_rate: Decimal = Decimal("100")
     cost_basis: CostBasis = CostBasis.COSTS
@@ -192,6 +224,8 @@ def _timing_problems(rules: CallRules, now: datetime) -> dict[str, str]:
         )
     if moments.publication is not None and moments.publication > moments.opening:
         problems["publication"] = _("Publish the call on or before its opening.")
+    if moments.cutoffs and not rules.batch_ranking:
+        problems["batch_ranking"] = _("Cut-off dates need ranking in batches.")
     earlier = moments.opening
     for index, cutoff in enumerate(moments.cutoffs):
         if not earlier < cutoff < moments.deadline:

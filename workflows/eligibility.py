@@ -126,18 +126,23 @@ def automatic_checks(
     max_per_voucher: Decimal,
     registered_on: date | None,
     deadline: date,
-    min_registration_months: int = 6,
+    min_registration_months: int | None = 6,
+    partner_exclusion: bool = True,
 ) -> list[CheckResult]:
     """The checks decided from the application data, in the order the letter shows them.
 
     ``consortium_partner`` is the short name of the partner the applicant organisation was
-    found to be (None: none), ``partner_basis`` what it was recognised by.
+    found to be (None: none), ``partner_basis`` what it was recognised by. A call may leave
+    out the registration-age check (``min_registration_months`` None) and the partner
+    exclusion; a check left out is not shown at all, rather than shown as passed.
     """
-    if min_registration_months < 0:
+    if min_registration_months is not None and min_registration_months < 0:
         raise ValueError("min_registration_months must not be negative")
+    checks = [_country_check(country, eligible_countries)]
+    if partner_exclusion:
+        checks.append(_partner_check(consortium_partner, partner_basis))
     return [
-        _country_check(country, eligible_countries),
-        _partner_check(consortium_partner, partner_basis),
+        *checks,
         CheckResult(
             "declaration",
             "Declaration of honour signed",
@@ -147,5 +152,9 @@ def automatic_checks(
             else "declaration of honour not signed",
         ),
         _amount_check(requested_amount, max_per_voucher),
-        _registration_check(registered_on, deadline, min_registration_months),
+        *(
+            []
+            if min_registration_months is None
+            else [_registration_check(registered_on, deadline, min_registration_months)]
+        ),
     ]

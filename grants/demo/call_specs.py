@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from forms.defaults import INTERNATIONALISATION_FORM, VOUCHER_FORM
 from grants.services.calls import CallSpec
+from workflows.call_rules import EligibilityRules, VoucherType, eligibility_rules_json
 
 UPSKILLING = "LEV-UPS-2026"
 INTERNATIONALISATION = "LEV-INT-2026"
@@ -49,6 +50,7 @@ def demo_calls(now: datetime) -> tuple[CallSpec, CallSpec]:
         opens_at=ups_open,
         deadline=brussels_five_pm(ups_open + timedelta(days=90)),
         form=list(VOUCHER_FORM),
+        voucher_type=VoucherType.UPSKILLING,
     )
     int_open = now - timedelta(days=20)
     intl = CallSpec(
@@ -74,6 +76,8 @@ def demo_calls(now: datetime) -> tuple[CallSpec, CallSpec]:
         deadline=brussels_five_pm(int_open + timedelta(days=100)),
         batch_ranking=True,
         form=list(INTERNATIONALISATION_FORM),
+        voucher_type=VoucherType.INTERNATIONALISATION,
+        eligibility_rules=eligibility_rules_json(EligibilityRules(target_markets_outside_eu=True)),
     )
 
     return ups, intl

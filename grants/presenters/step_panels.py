@@ -46,7 +46,9 @@ def close_evaluation(session: Session, application: Application, who: Actor) -> 
     proposal = evaluation.consensus_proposal(application)
     return {
         "consensus_proposal": {k: scoring.plain(v) for k, v in proposal.items()},
-        "divergences": scoring.divergences(criteria, evaluation.expert_scores(application)),
+        "divergences": scoring.divergences(
+            criteria, evaluation.expert_scores(application), application.call.divergence_limit
+        ),
         "score_options": {c.key: scoring.score_options(c) for c in criteria},
     }
 

@@ -51,7 +51,10 @@ def committed_budget(session: Session, call_id: int) -> Decimal:
 
 
 def budget_remaining(session: Session, call: Call) -> Decimal:
-    return ranking.budget_remaining(call.budget, [committed_budget(session, call.id)])
+    # The reserve is held back for a later call: this call's vouchers never use it.
+    return ranking.budget_remaining(
+        call.budget - call.reserve, [committed_budget(session, call.id)]
+    )
 
 
 def pending_count(session: Session, call_id: int) -> int:

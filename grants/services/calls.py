@@ -25,7 +25,13 @@ from grants.services.awards import pending_count
 from grants.services.workflow import StepResult, apply, flush_or_refuse, load_call
 from workflows import scoring
 from workflows.call import CallState
-from workflows.call_rules import MIN_OPEN_DAYS
+from workflows.call_rules import (
+    MIN_OPEN_DAYS,
+    CostBasis,
+    EligibilityRules,
+    VoucherType,
+    eligibility_rules_json,
+)
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.local_time import LocalTimeProblem, require_instant
@@ -57,6 +63,16 @@ class CallSpec:
     applicant_guide: str = ""
     criteria: list[dict[str, Any]] = field(default_factory=lambda: list(scoring.DEFAULT_CRITERIA))
     form: list[dict[str, Any]] = field(default_factory=list)
+    voucher_type: str = VoucherType.UPSKILLING
+    cost_basis: str = CostBasis.COSTS
+    publish_at: datetime | None = None
+    cutoffs: Sequence[datetime] = ()
+    reserve: Decimal = Decimal("0")
+    eligibility_rules: dict[str, Any] = field(
+        default_factory=lambda: eligibility_rules_json(EligibilityRules())
+    )
+    divergence_limit: Decimal = Decimal("2")
+    redress_days: int = 5
 
 
 def _timing_errors(spec: CallSpec) -> dict[str, str]:
@@ -80,6 +96,8 @@ def _spec_errors(spec: CallSpec) -> dict[str, str]:
         errors["title"] = _("a call needs a title")
     if spec.budget <= 0:
         errors["budget"] = _("the budget must be more than zero")
+    elif not 0 <= spec.reserve < spec.budget:
+        errors["reserve"] = _("the reserve must be zero or more, and less than the budget")
     if not 0 < spec.max_per_voucher <= spec.budget:
         errors["max_per_voucher"] = _("the voucher maximum must be positive and within the budget")
     errors |= _timing_errors(spec)
@@ -134,6 +152,14 @@ def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
         threshold_total=spec.threshold_total,
         eligible_countries=list(spec.eligible_countries),
         form=list(spec.form),
+        voucher_type=str(spec.voucher_type),
+        cost_basis=str(spec.cost_basis),
+        publish_at=spec.publish_at,
+        cutoffs=[moment.isoformat() for moment in spec.cutoffs],
+        reserve=spec.reserve,
+        eligibility_rules=dict(spec.eligibility_rules),
+        divergence_limit=spec.divergence_limit,
+        redress_days=spec.redress_days,
     )
     session.add(call)
     flush_or_refuse(session)

@@ -13,6 +13,7 @@ from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
 from grants.services.partners import partner_match
 from grants.services.workflow import StepResult, apply, load_application
+from workflows.call_rules import eligibility_rules_of
 from workflows.eligibility import MANUAL_CHECKS, automatic_checks
 from workflows.i18n import _
 from workflows.roles import Role
@@ -31,6 +32,7 @@ def proposed_checks(application: Application) -> list[dict[str, Any]]:
     if session is None:
         raise RuntimeError("proposed_checks reads the partners through the application's session")
     partner = partner_match(session, organisation)
+    rules = eligibility_rules_of(call.eligibility_rules)
     return [
         check.as_dict()
         for check in automatic_checks(
@@ -43,6 +45,8 @@ def proposed_checks(application: Application) -> list[dict[str, Any]]:
             max_per_voucher=call.max_per_voucher,
             registered_on=organisation.registered_on,
             deadline=call.deadline.date(),
+            min_registration_months=rules.min_registration_months,
+            partner_exclusion=rules.partner_exclusion,
         )
     ]
 

@@ -235,7 +235,7 @@ def close_evaluation(
         "ranking_total": str(scoring.weighted_total(criteria, parsed)),
         "passed": passed,
         "reasons": reasons,
-        "divergences": scoring.divergences(criteria, submitted),
+        "divergences": scoring.divergences(criteria, submitted, application.call.divergence_limit),
         "moderator": actor.name,
     }
     return apply(

@@ -9,9 +9,6 @@ from zoneinfo import ZoneInfo
 from grants.models import Application
 from workflows.states import DeadlineRule
 
-# DOMAIN.md: a redress request is made within the call's window, e.g. 5 calendar days.
-REDRESS_DAYS = 5
-
 
 @dataclass(frozen=True)
 class NextStep:
@@ -43,7 +40,7 @@ def due_date(application: Application, rule: DeadlineRule) -> datetime | date | 
             return application.call.deadline
         case DeadlineRule.REDRESS_WINDOW:
             decided = _decided_at(application)
-            return decided + timedelta(days=REDRESS_DAYS) if decided else None
+            return decided + timedelta(days=application.call.redress_days) if decided else None
         case DeadlineRule.OFFER_ACCEPTANCE:
             return application.offer_deadline
         case DeadlineRule.REPORT_DUE:

@@ -61,9 +61,9 @@ STAFF_ROLES: tuple[Role, ...] = (
 )
 
 
-def command_line() -> Actor:
-    """Who acts when an operator runs a `cascade` command on the server."""
-    return Actor(user_id=None, name="cascade command line", role=Role.ADMIN, request_id=_rid())
+def command_line(role: Role = Role.ADMIN) -> Actor:
+    """Who acts when an operator runs a `cascade` command on the server (as ``role``)."""
+    return Actor(user_id=None, name="cascade command line", role=role, request_id=_rid())
 
 
 def _rid() -> str:

@@ -18,6 +18,7 @@ from grants.presenters.application_page import event_label
 from grants.services.snapshots import country_name
 from grants.services.workflow import NotFound
 from grants.views.common import nav_for, status_class, status_label
+from workflows.call_rules import VoucherType
 from workflows.roles import Role
 from workflows.scoring import plain
 
@@ -84,6 +85,13 @@ def _register_template_helpers(app: Flask) -> None:
     def role_label(value: str) -> str:
         try:
             return gettext(Role(value).label)
+        except ValueError:
+            return value
+
+    @app.template_filter("voucher_type_label")
+    def voucher_type_label(value: str) -> str:
+        try:
+            return gettext(VoucherType(value).label)
         except ValueError:
             return value
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from grants.services.expectations import REDRESS_DAYS, next_step
+from grants.services.expectations import next_step
 from tests.scenario import Scenario
 from workflows.voucher import AppState
 
@@ -17,8 +17,9 @@ def test_a_draft_must_be_submitted_by_the_deadline(scenario: Scenario) -> None:
     assert not late.action and "deadline has passed" in late.text
 
 
-def test_an_ineligible_applicant_has_the_redress_window(scenario: Scenario) -> None:
-    app_id = scenario.draft()
+def test_an_ineligible_applicant_has_the_calls_redress_window(scenario: Scenario) -> None:
+    call_id = scenario.add_call(redress_days=9)
+    app_id = scenario.draft(call_id=call_id)
     scenario.submit(app_id)
     scenario.check_eligibility(app_id, passed=False)
     app = scenario.application(app_id)
@@ -28,7 +29,8 @@ def test_an_ineligible_applicant_has_the_redress_window(scenario: Scenario) -> N
     assert step.due is not None
     after = next_step(app, step.due + timedelta(seconds=1))  # type: ignore[operator]
     assert not after.action and "closed" in after.text
-    assert step.due - timedelta(days=REDRESS_DAYS) <= app.updated_at  # type: ignore[operator]
+    decided = datetime.fromisoformat(app.eligibility["decided_at"])  # type: ignore[index]
+    assert step.due == decided + timedelta(days=9)
 
 
 def test_a_contracted_voucher_reports_within_the_window_after_the_planned_end(

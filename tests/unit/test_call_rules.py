@@ -80,6 +80,7 @@ def test_every_problem_is_reported_at_once_by_field() -> None:
         "funding_rate",
         "deadline",
         "cutoffs.0",
+        "batch_ranking",
         "eligible_countries",
         "threshold_total",
         "experts_per_application",
@@ -92,8 +93,12 @@ def test_every_problem_is_reported_at_once_by_field() -> None:
 
 
 def test_cut_off_dates_must_be_in_order_between_opening_and_deadline() -> None:
-    ordered = rules(cutoffs=(datetime(2026, 10, 15, 17, 0), datetime(2026, 11, 15, 17, 0)))
+    ordered = rules(
+        batch_ranking=True,
+        cutoffs=(datetime(2026, 10, 15, 17, 0), datetime(2026, 11, 15, 17, 0)),
+    )
     assert problems(ordered, NOW, COUNTRIES) == {}
+    assert set(problems(replace(ordered, batch_ranking=False), NOW, COUNTRIES)) == {"batch_ranking"}
     swapped = replace(ordered, cutoffs=tuple(reversed(ordered.cutoffs)))
     assert set(problems(swapped, NOW, COUNTRIES)) == {"cutoffs.1"}
 
