@@ -120,7 +120,9 @@ def read_file(text: str) -> tuple[CallRules, list[dict[str, object]]]:
     return from_document(document)
 
 
-def _spec(rules: CallRules, form: list[dict[str, object]]) -> calls.CallSpec:
+def spec_of(rules: CallRules, form: list[dict[str, object]]) -> calls.CallSpec:
+    """The call to store for ``rules`` and ``form``: times as instants, names as the columns
+    have them. ValidationFailed (by rules field) when a time names no single instant."""
     moments, refused = instants(rules)
     if moments is None:
         raise ValidationFailed(refused)
@@ -173,6 +175,6 @@ def import_call(
     rules, form = read_file(text)
     if reference is not None:
         rules = replace(rules, reference=reference)
-    call = calls.create_call(session, actor, _spec(rules, form))
+    call = calls.create_call(session, actor, spec_of(rules, form))
     later = problems(rules, now or datetime.now(UTC), COUNTRIES)
     return Imported(call=call, before_publishing=later)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from forms.schema import Field, FormDefinitionError, dump_form, parse_form
 from grants.db import utcnow
-from grants.models import Call, CallForm
+from grants.models import AuditEvent, Call, CallForm
 from grants.services import audit
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
@@ -88,7 +88,31 @@ def _timing_errors(spec: CallSpec) -> dict[str, str]:
     return errors
 
 
-def _spec_errors(spec: CallSpec) -> dict[str, str]:
+# The lengths of the calls table's text columns that a spec sets from what people type.
+_COLUMN_LENGTHS = {"reference": 40, "title": 300, "timezone": 60}
+
+
+def _column_errors(spec: CallSpec) -> dict[str, str]:
+    """What the calls table's constraints would refuse: said here, with the field, instead of
+    a database error (the builder saves whatever else an officer typed)."""
+    errors: dict[str, str] = {}
+    for name, length in _COLUMN_LENGTHS.items():
+        if len(getattr(spec, name).strip()) > length:
+            errors[name] = _("use at most %(count)s characters", count=length)
+    if not 0 < spec.funding_rate <= 100:
+        errors["funding_rate"] = _("the funding rate must be more than 0% and at most 100%")
+    if not 0 <= spec.prefinancing_percent <= 100:
+        errors["prefinancing_percent"] = _("the pre-financing must be between 0% and 100%")
+    if spec.divergence_limit <= 0:
+        errors["divergence_limit"] = _("the divergence limit must be more than zero")
+    if spec.redress_days <= 0:
+        errors["redress_days"] = _("give a number of days of at least 1")
+    return errors
+
+
+def spec_errors(spec: CallSpec) -> dict[str, str]:
+    """What stops ``spec`` from being stored as a call at all (by CallSpec field name);
+    what only stops publishing is ``workflows.call_rules.problems``."""
     errors: dict[str, str] = {}
     if not spec.reference.strip():
         errors["reference"] = _("a call needs a reference")
@@ -101,6 +125,7 @@ def _spec_errors(spec: CallSpec) -> dict[str, str]:
     if not 0 < spec.max_per_voucher <= spec.budget:
         errors["max_per_voucher"] = _("the voucher maximum must be positive and within the budget")
     errors |= _timing_errors(spec)
+    errors |= _column_errors(spec)
     for name in ("offer_acceptance_days", "report_window_days"):
         if not 0 < getattr(spec, name) <= 365:
             errors[name] = _("give a number of days between 1 and 365")
@@ -119,47 +144,56 @@ def _spec_errors(spec: CallSpec) -> dict[str, str]:
     return errors
 
 
+def call_columns(spec: CallSpec) -> dict[str, Any]:
+    """The call's columns as ``spec`` sets them: when it is created, and when the call builder
+    saves a draft's step (one mapping, so a new column cannot be set by one and not the other).
+    """
+    return {
+        "reference": spec.reference.strip(),
+        "title": spec.title.strip(),
+        "description": spec.description.strip(),
+        "budget": spec.budget,
+        "max_per_voucher": spec.max_per_voucher,
+        "cumulative_cap": spec.cumulative_cap,
+        "funding_rate": spec.funding_rate,
+        "prefinancing_percent": spec.prefinancing_percent,
+        "opens_at": spec.opens_at,
+        "deadline": spec.deadline,
+        "timezone": spec.timezone,
+        "evaluators_per_application": spec.evaluators_per_application,
+        "batch_ranking": spec.batch_ranking,
+        "offer_acceptance_days": spec.offer_acceptance_days,
+        "report_window_days": spec.report_window_days,
+        "eligible_applicants": spec.eligible_applicants.strip(),
+        "applicant_guide": spec.applicant_guide.strip(),
+        "criteria": list(spec.criteria),
+        "threshold_total": spec.threshold_total,
+        "eligible_countries": list(spec.eligible_countries),
+        "form": list(spec.form),
+        "voucher_type": str(spec.voucher_type),
+        "cost_basis": str(spec.cost_basis),
+        "publish_at": spec.publish_at,
+        "cutoffs": [moment.isoformat() for moment in spec.cutoffs],
+        "reserve": spec.reserve,
+        "eligibility_rules": dict(spec.eligibility_rules),
+        "divergence_limit": spec.divergence_limit,
+        "redress_days": spec.redress_days,
+    }
+
+
 def create_call(session: Session, actor: Actor, spec: CallSpec) -> Call:
     require_role(actor, Role.OFFICER)
-    errors = _spec_errors(spec)
+    errors = spec_errors(spec)
     if session.scalar(select(Call.id).where(Call.reference == spec.reference)) is not None:
         errors["reference"] = _("a call %(reference)s already exists", reference=spec.reference)
     if errors:
         raise ValidationFailed(errors)
     workflow = DEFAULT_APPLICATION_WORKFLOW
     call = Call(
-        reference=spec.reference.strip(),
-        title=spec.title.strip(),
-        description=spec.description.strip(),
+        **call_columns(spec),
         status=CallState.DRAFT,
         workflow_name=workflow.name,
         workflow_version=workflow.version,
-        budget=spec.budget,
-        max_per_voucher=spec.max_per_voucher,
-        cumulative_cap=spec.cumulative_cap,
-        funding_rate=spec.funding_rate,
-        prefinancing_percent=spec.prefinancing_percent,
-        opens_at=spec.opens_at,
-        deadline=spec.deadline,
-        timezone=spec.timezone,
-        evaluators_per_application=spec.evaluators_per_application,
-        batch_ranking=spec.batch_ranking,
-        offer_acceptance_days=spec.offer_acceptance_days,
-        report_window_days=spec.report_window_days,
-        eligible_applicants=spec.eligible_applicants.strip(),
-        applicant_guide=spec.applicant_guide.strip(),
-        criteria=list(spec.criteria),
-        threshold_total=spec.threshold_total,
-        eligible_countries=list(spec.eligible_countries),
-        form=list(spec.form),
-        voucher_type=str(spec.voucher_type),
-        cost_basis=str(spec.cost_basis),
-        publish_at=spec.publish_at,
-        cutoffs=[moment.isoformat() for moment in spec.cutoffs],
-        reserve=spec.reserve,
-        eligibility_rules=dict(spec.eligibility_rules),
-        divergence_limit=spec.divergence_limit,
-        redress_days=spec.redress_days,
     )
     session.add(call)
     flush_or_refuse(session)
@@ -199,12 +233,44 @@ def _step(
     return apply(session, actor, call, trigger, facts=facts)
 
 
+# The call builder's audit actions (grants.services.call_builder); the latest of them for a
+# call names the builder steps that still hold placeholder values.
+BUILDER_ACTIONS = ("build_call", "copy_call", "update_draft_call")
+
+
+def builder_placeholders(session: Session, call: Call) -> tuple[str, ...]:
+    """The steps of a call made in the call builder that still hold placeholders (a budget
+    of EUR 1, dates nobody chose); empty for a call made any other way."""
+    latest = session.scalar(
+        select(AuditEvent.after)
+        .where(
+            AuditEvent.entity_type == "call",
+            AuditEvent.entity_id == call.reference,
+            AuditEvent.action.in_(BUILDER_ACTIONS),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    # A reference is unique among calls, but a draft may give its reference up and another
+    # call take it: the event must be this call's.
+    if not latest or latest.get("call_id") != call.id:
+        return ()
+    return tuple(str(step) for step in latest.get("placeholders", []))
+
+
 def publish(
     session: Session, actor: Actor, call_id: int, *, now: datetime | None = None
 ) -> StepResult:
     now = now or utcnow()
     call = load_call(session, call_id)
     problems = _publish_problems(call, now)
+    # Whichever way it is published (the dashboard's button too), a call never goes out
+    # with the builder's placeholders.
+    unset = builder_placeholders(session, call)
+    if unset:
+        problems.append(
+            _("the call builder's steps %(steps)s are not saved yet", steps=", ".join(unset))
+        )
     return _step(session, actor, call_id, "publish", {"call_problems": problems})
 
 

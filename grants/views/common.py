@@ -87,9 +87,14 @@ _NAV: dict[Role, list[NavItem]] = {
         NavItem(N_("Dashboard"), "dashboard.index"),
         NavItem(N_("Calls"), "public.home"),
         NavItem(N_("Partners"), "partners.index"),
+        NavItem(N_("Experts"), "experts.index"),
         NavItem(N_("Audit trail"), "auditor.index"),
     ],
-    Role.EVALUATOR: [NavItem(N_("My evaluations"), "dashboard.index")],
+    Role.EVALUATOR: [
+        NavItem(N_("My evaluations"), "dashboard.index"),
+        NavItem(N_("My call invitations"), "experts.invitations"),
+        NavItem(N_("My expert profile"), "experts.profile"),
+    ],
     Role.FINANCE: [NavItem(N_("Payments"), "dashboard.index")],
     Role.AUDITOR: [
         NavItem(N_("Applications"), "dashboard.index"),

@@ -16,8 +16,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, expect
+from werkzeug.datastructures import MultiDict
 
-from grants.services import payments, staff
+from grants.db import utcnow
+from grants.services import call_builder, payments, staff
 from tests.e2e.test_browser import log_in
 from tests.scenario import Scenario
 from workflows.roles import Role
@@ -82,8 +84,27 @@ def world(live_app: tuple[Flask, str]) -> dict[str, object]:
     evaluator2 = scenario.people.evaluators[1].user_id
     assert evaluator2 is not None
     scenario.run(lambda s: staff.set_roles(s, admin, evaluator2, [Role.EVALUATOR, Role.FINANCE]))
+    # A draft call in the builder, started as an officer starts one.
+    building = scenario.run(
+        lambda s: (
+            call_builder.start_call(
+                s,
+                scenario.people.officer,
+                MultiDict(
+                    {
+                        "reference": f"AX-{scenario.tag.upper()}",
+                        "title": "A call being built",
+                        "voucher_type": "internationalisation",
+                        "purpose": "Markets outside the EU.",
+                    }
+                ),
+                now=utcnow(),
+            ).id
+        )
+    )
     return {
         "scenario": scenario,
+        "building": building,
         "submitted": submitted,
         "offered": offered,
         "prepared": prepared,
@@ -111,7 +132,53 @@ PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
     ("admin-accounts", "admin", lambda w: "/admin/users", "Invite a person"),
     ("staff-welcome", None, lambda w: str(w["welcome"]), "Set my password and log in"),
     ("two-roles-header", "evaluator2", lambda w: "/dashboard", "My evaluations"),
+    (
+        "applicant-submitted",
+        "applicant0",
+        lambda w: f"/applications/{w['submitted']}",
+        "Your application is submitted",
+    ),
+    ("partners", "officer", lambda w: "/partners", "Add a partner"),
+    (
+        "call-partners",
+        "officer",
+        lambda w: f"/partners/calls/{_scenario(w).call_id}",
+        "The partner managing the call answers for it",
+    ),
+    ("experts", "officer", lambda w: "/experts", "Expertise keywords"),
+    ("expert-keywords", "officer", lambda w: "/experts/keywords", "Add"),
+    ("call-pool", "officer", lambda w: f"/calls/{_scenario(w).call_id}/pool", "Invite"),
+    ("expert-profile", "evaluator1", lambda w: "/experts/profile", "Languages"),
+    ("expert-invitations", "evaluator1", lambda w: "/experts/invitations", "invitation"),
+    ("builder-new", "officer", lambda w: "/calls/new", "Save and continue"),
+    ("builder-dates", "officer", lambda w: f"/calls/{w['building']}/build/dates", "Deadline"),
+    (
+        "builder-eligibility",
+        "officer",
+        lambda w: f"/calls/{w['building']}/build/eligibility",
+        "Eligible countries",
+    ),
+    (
+        "builder-evaluation",
+        "officer",
+        lambda w: f"/calls/{w['building']}/build/evaluation",
+        "Evaluation criteria",
+    ),
+    ("builder-review", "officer", lambda w: f"/calls/{w['building']}/build/review", "Publish"),
+    ("builder-preview", "officer", lambda w: f"/calls/{w['building']}/build/preview", "Preview"),
+    (
+        "builder-published",
+        "officer",
+        lambda w: f"/calls/{_scenario(w).call_id}/build/basics",
+        "Copy this call",
+    ),
 ]
+
+
+def _scenario(world: dict[str, object]) -> Scenario:
+    scenario = world["scenario"]
+    assert isinstance(scenario, Scenario)
+    return scenario
 
 
 @pytest.mark.parametrize("width", list(WIDTHS), ids=str)

@@ -48,6 +48,8 @@ PUBLIC = {
 # These end the session: each role tries them after every other route.
 ENDS_SESSION = {"auth.logout", "account.logout_everywhere"}
 ADMIN = frozenset({Role.ADMIN})
+OFFICER_ONLY = frozenset({Role.OFFICER})
+EVALUATOR_ONLY = frozenset({Role.EVALUATOR})
 
 # Endpoint -> the roles that pass the role check (others get 403). Visibility of a given
 # record (another SME's application, an unassigned evaluation) is a 404 on top of this.
@@ -102,6 +104,28 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "partners.deactivate": frozenset({Role.OFFICER, Role.ADMIN}),
     "partners.reactivate": frozenset({Role.OFFICER, Role.ADMIN}),
     "partners.call_partners": frozenset({Role.OFFICER}),
+    "experts.profile": EVALUATOR_ONLY,
+    "experts.invitations": EVALUATOR_ONLY,
+    "experts.accept": EVALUATOR_ONLY,
+    "experts.decline": EVALUATOR_ONLY,
+    "experts.index": OFFICER_ONLY,
+    "experts.edit_profile": OFFICER_ONLY,
+    "experts.keywords": OFFICER_ONLY,
+    "experts.rename_keyword": OFFICER_ONLY,
+    "experts.deactivate_keyword": OFFICER_ONLY,
+    "experts.reactivate_keyword": OFFICER_ONLY,
+    "experts.call_pool": OFFICER_ONLY,
+    "call_builder.new": OFFICER_ONLY,
+    "call_builder.basics": OFFICER_ONLY,
+    "call_builder.dates": OFFICER_ONLY,
+    "call_builder.money": OFFICER_ONLY,
+    "call_builder.eligibility": OFFICER_ONLY,
+    "call_builder.evaluation": OFFICER_ONLY,
+    "call_builder.application_form": OFFICER_ONLY,
+    "call_builder.review": OFFICER_ONLY,
+    "call_builder.publish": OFFICER_ONLY,
+    "call_builder.preview": OFFICER_ONLY,
+    "call_builder.copy": OFFICER_ONLY,
     # applications.action: the roles of the workflow transition (checked per trigger below).
 }
 # Each role's login in the scenario.
@@ -203,6 +227,7 @@ def _args(rule: Rule, world: World, trigger: str = "submit") -> dict[str, object
         "token": "not-a-valid-invitation",
         "message_id": world.message,
         "partner_id": world.partner,
+        "keyword_id": 1,  # whether it exists or not: access is decided first
     }
     return {name: values[name] for name in rule.arguments}
 

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grants import programme
+from grants.errors import ValidationFailed
 from grants.models import AuditEvent, MailMessage, Organisation, User
 from grants.services import audit, mail
 from grants.services.actor import Actor
-from grants.services.applications import ValidationFailed
 from grants.services.organisations.profile import _load_user, _managed, _require_applicant
 from grants.services.organisations.profile_form import _EMAIL, _text
 from workflows.errors import TransitionRefused

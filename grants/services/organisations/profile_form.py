@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from grants.services.applications import ValidationFailed
+from grants.errors import ValidationFailed
 from grants.services.organisations.sme import category_of
 from workflows import numbers, registration_numbers
 from workflows.i18n import N_, _

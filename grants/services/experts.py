@@ -1,0 +1,888 @@
+"""The expert pool: expertise keywords, expert profiles, and each call's pool of experts.
+
+Evaluators are people holding the evaluator role. Each keeps a profile of the facts a
+conflict-of-interest check compares with an applicant's (DOMAIN.md: independent experts,
+conflicted experts step aside): the country they work in, their organisation and its e-mail
+domain, the languages they can evaluate in and their fields of expertise, chosen from a
+keyword list the programme officers keep (free text would never match an application's).
+
+An officer invites experts to a call's pool; each accepts, saying how many applications
+they can take, or declines with a reason, and may change the answer later.
+``suggested_experts`` gives the experts who accepted, with their profiles, for assigning
+evaluators and detecting conflicts of interest.
+
+Every change is audited with what it changed: ``expertise_keyword``, ``expert_profile`` and
+``call_pool_membership`` events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pycountry
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from grants import programme
+from grants.db import utcnow
+from grants.errors import NotFound, ValidationFailed, require_role
+from grants.models import (
+    Call,
+    CallPoolMembership,
+    ConsortiumPartner,
+    ExpertiseKeyword,
+    ExpertProfile,
+    PoolStatus,
+    User,
+    expert_profile_keywords,
+)
+from grants.services import audit, mail
+from grants.services.actor import Actor
+from grants.services.organisations.profile_form import _bounded, _Checker, _required_text, _text
+from grants.services.partners import _DOMAIN
+from grants.services.role_holders import people_holding
+from grants.services.workflow import flush_or_refuse, load_call, load_locked
+from workflows import numbers, registration_numbers
+from workflows.call import CallState
+from workflows.errors import TransitionRefused
+from workflows.i18n import N_, _
+from workflows.roles import Role
+
+# Who keeps the keyword list, edits any expert's profile and invites experts to a pool.
+EDITORS = (Role.OFFICER,)
+
+# Each field of the forms, and how it reads in an error summary.
+LABELS = {
+    "label": N_("Keyword"),
+    "country": N_("Country"),
+    "organisation": N_("Organisation"),
+    "organisation_domain": N_("Organisation's e-mail domain"),
+    "languages": N_("Languages"),
+    "other_languages": N_("Other languages"),
+    "keyword_ids": N_("Expertise"),
+    "bio": N_("Short biography"),
+    "user_ids": N_("Experts to invite"),
+    "max_applications": N_("Applications you can take"),
+    "availability_note": N_("Availability"),
+    "decline_reason": N_("Reason"),
+}
+PROFILE_FIELDS = ("country", "organisation", "organisation_domain", "languages", "bio")
+KEYWORD_MAX = 100
+BIO_MAX = 1500
+NOTE_MAX = 1000
+# More than this is surely a typing error: a call rarely has that many applications.
+MAX_APPLICATIONS = 500
+
+# The EU's 24 official languages (ISO 639-1): the profile offers them as boxes to tick.
+EU_LANGUAGES = (
+    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
+    "hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
+)  # fmt: skip
+# Addresses at these providers say nothing about where a person works: comparing them with
+# an applicant's would flag everyone who uses the same mailbox provider.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+        "yahoo.com", "icloud.com", "me.com", "proton.me", "protonmail.com", "aol.com",
+        "gmx.de", "gmx.net", "web.de", "libero.it", "virgilio.it", "orange.fr", "free.fr",
+        "laposte.net", "wanadoo.fr", "ziggo.nl", "kpnmail.nl", "telenet.be", "skynet.be",
+    }
+)  # fmt: skip
+# The order pools are listed in: those who can evaluate first.
+_STATUS_ORDER = {PoolStatus.ACCEPTED: 0, PoolStatus.INVITED: 1, PoolStatus.DECLINED: 2}
+
+
+def error_label(key: str) -> str:
+    """How an error key reads in an error summary; a per-row key (``label-7``,
+    ``max_applications-12``) reads as its field."""
+    name = key if key in LABELS else key.rpartition("-")[0]
+    return _(LABELS[name]) if name in LABELS else key
+
+
+# -- languages and domains -------------------------------------------------------------------
+def language_name(code: str) -> str:
+    """The English name of an ISO 639-1 code (without ISO's dating: "Modern Greek")."""
+    language = pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
+    if language is None:
+        return code
+    return re.sub(r"\s*\(.*\)$", "", str(language.name))
+
+
+def _language_code(typed: str) -> str:
+    """The ISO 639-1 code of a language typed as a code (``hr``, ``hrv``) or an English
+    name (``Croatian``); ValueError naming it otherwise."""
+    text = typed.strip()
+    # Codes first: ``lookup`` alone reads "en" as the name of the En language, which has
+    # no two-letter code.
+    language = (
+        pycountry.languages.get(alpha_2=text.lower())
+        if len(text) == 2
+        else pycountry.languages.get(alpha_3=text.lower())
+        if len(text) == 3
+        else None
+    )
+    if language is None:
+        try:
+            language = pycountry.languages.lookup(text)
+        except LookupError:
+            language = None
+    code = getattr(language, "alpha_2", None)
+    if not code:
+        raise ValueError(
+            _(
+                "%(language)s is not a language with a two-letter ISO 639-1 code: type the "
+                "code, like uk, or the English name, like Ukrainian",
+                language=text,
+            )
+        )
+    return str(code)
+
+
+def _typed_list(raw: object) -> list[str]:
+    if raw is None:
+        return []
+    items = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, Iterable) else [raw]
+    return [p.strip() for item in items for p in re.split(r"[,;]", str(item)) if p.strip()]
+
+
+def _languages(data: Mapping[str, Any], c: _Checker) -> list[str]:
+    """The codes ticked (``languages``) and typed (``other_languages``), sorted, each once."""
+    codes: set[str] = set()
+    for key in ("languages", "other_languages"):
+        for typed in _typed_list(data.get(key)):
+            code = c.check(key, lambda typed=typed: _language_code(typed))
+            if code is None:
+                break  # one message per field: the first language it does not know
+            codes.add(code)
+    if not codes and not {"languages", "other_languages"} & c.errors.keys():
+        c.errors["languages"] = _("choose at least one language you can evaluate in")
+    return sorted(codes)
+
+
+def email_domain(address: str | None) -> str | None:
+    """What follows the @ of an address, lower case; None for no address."""
+    if not address or "@" not in address:
+        return None
+    return address.rpartition("@")[2].strip().lower() or None
+
+
+def _organisation_domain(raw: object) -> str | None:
+    domain = _text(raw).lower().removeprefix("@")
+    if not domain:
+        return None
+    if not _DOMAIN.match(domain):
+        raise ValueError(
+            _("give the domain only, like dltm.it: what follows the @ in your work address")
+        )
+    if domain in PUBLIC_MAIL_DOMAINS:
+        raise ValueError(
+            _(
+                "%(domain)s is a public mail provider, not an organisation: give your "
+                "organisation's domain, or leave it empty if you work independently",
+                domain=domain,
+            )
+        )
+    return domain
+
+
+def default_domain(user: User) -> str:
+    """The profile's first guess at the organisation's domain: the person's own address's,
+    unless it is a public mail provider's."""
+    domain = email_domain(user.email) or ""
+    return "" if domain in PUBLIC_MAIL_DOMAINS else domain
+
+
+def partner_domains(session: Session) -> frozenset[str]:
+    """The e-mail domains of the consortium's active partners: an expert working for one is
+    not independent of the calls it runs."""
+    rows = session.scalars(
+        select(ConsortiumPartner.email_domain).where(
+            ConsortiumPartner.active.is_(True), ConsortiumPartner.email_domain.is_not(None)
+        )
+    )
+    return frozenset(domain.lower() for domain in rows if domain)
+
+
+# -- the keyword list ------------------------------------------------------------------------
+def list_keywords(session: Session, *, active_only: bool = False) -> list[ExpertiseKeyword]:
+    """Active keywords first, each group alphabetically."""
+    query = select(ExpertiseKeyword)
+    if active_only:
+        query = query.where(ExpertiseKeyword.active.is_(True))
+    return list(
+        session.scalars(
+            query.order_by(
+                ExpertiseKeyword.active.desc(),
+                func.lower(ExpertiseKeyword.label),
+                ExpertiseKeyword.id,
+            )
+        )
+    )
+
+
+def _keyword_label(session: Session, raw: object, keyword_id: int | None) -> str:
+    label = _required_text(raw, _("give the keyword, like Underwater acoustics"), KEYWORD_MAX)
+    # Unique whatever the case: "Sonar" and "sonar" would split the experts between them.
+    taken = session.scalar(
+        select(ExpertiseKeyword.id).where(
+            func.lower(ExpertiseKeyword.label) == label.lower(),
+            ExpertiseKeyword.id != (keyword_id or 0),
+        )
+    )
+    if taken is not None:
+        raise ValueError(_("the keyword %(label)s is already on the list", label=label))
+    return label
+
+
+def _checked_label(session: Session, raw: object, keyword_id: int | None = None) -> str:
+    try:
+        return _keyword_label(session, raw, keyword_id)
+    except ValueError as exc:
+        raise ValidationFailed({"label": str(exc)}) from None
+
+
+def add_keyword(session: Session, actor: Actor, label: str) -> ExpertiseKeyword:
+    require_role(actor, *EDITORS)
+    keyword = ExpertiseKeyword(label=_checked_label(session, label), active=True)
+    session.add(keyword)
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "add_expertise_keyword",
+        entity_type="expertise_keyword",
+        entity_id=keyword.id,
+        after={"label": keyword.label, "active": True},
+    )
+    return keyword
+
+
+def rename_keyword(
+    session: Session, actor: Actor, keyword_id: int, label: str
+) -> tuple[ExpertiseKeyword, bool]:
+    """The keyword and whether its label changed. Profiles carrying it show the new label:
+    a rename corrects the words, it does not change the field of expertise."""
+    require_role(actor, *EDITORS)
+    keyword = load_locked(session, ExpertiseKeyword, keyword_id, "expertise keyword")
+    new = _checked_label(session, label, keyword.id)
+    if new == keyword.label:
+        return keyword, False
+    before = keyword.label
+    keyword.label = new
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "rename_expertise_keyword",
+        entity_type="expertise_keyword",
+        entity_id=keyword.id,
+        before={"label": before},
+        after={"label": new},
+    )
+    return keyword, True
+
+
+def set_keyword_active(
+    session: Session, actor: Actor, keyword_id: int, *, active: bool
+) -> ExpertiseKeyword:
+    """A deactivated keyword is no longer offered; profiles that carry it keep it."""
+    require_role(actor, *EDITORS)
+    keyword = load_locked(session, ExpertiseKeyword, keyword_id, "expertise keyword")
+    if keyword.active == active:
+        return keyword
+    keyword.active = active
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "reactivate_expertise_keyword" if active else "deactivate_expertise_keyword",
+        entity_type="expertise_keyword",
+        entity_id=keyword.id,
+        before={"active": not active},
+        after={"active": active},
+    )
+    return keyword
+
+
+# -- profiles --------------------------------------------------------------------------------
+def expert(session: Session, user_id: int) -> User:
+    """A person holding the evaluator role (active or not), or NotFound."""
+    found = session.scalar(
+        people_holding(Role.EVALUATOR, active_only=False).where(User.id == user_id)
+    )
+    if found is None:
+        raise NotFound(f"no expert {user_id}")
+    return found
+
+
+def profile_of(session: Session, user_id: int) -> ExpertProfile | None:
+    return session.scalar(
+        select(ExpertProfile)
+        .where(ExpertProfile.user_id == user_id)
+        .options(selectinload(ExpertProfile.keywords))
+    )
+
+
+def form_values(user: User, profile: ExpertProfile | None) -> dict[str, Any]:
+    """The profile as its form shows it; a new one starts from the account's country and
+    the domain of its address."""
+    if profile is None:
+        return {
+            "country": user.country or "",
+            "organisation": "",
+            "organisation_domain": default_domain(user),
+            "languages": [],
+            "other_languages": "",
+            "keyword_ids": [],
+            "bio": "",
+        }
+    return {
+        "country": profile.country,
+        "organisation": profile.organisation,
+        "organisation_domain": profile.organisation_domain or "",
+        "languages": [code for code in profile.languages if code in EU_LANGUAGES],
+        "other_languages": ", ".join(c for c in profile.languages if c not in EU_LANGUAGES),
+        "keyword_ids": [str(k.id) for k in profile.keywords],
+        "bio": profile.bio,
+    }
+
+
+def _keywords(
+    session: Session, raw: object, held: Collection[int], c: _Checker
+) -> list[ExpertiseKeyword]:
+    """The keywords ticked: active ones, or inactive ones the profile already carries (a
+    keyword withdrawn from the list stays where it was, never gets added)."""
+    ids = set()
+    for typed in _typed_list(raw):
+        if not typed.isdigit() or len(typed) > 9:
+            c.errors["keyword_ids"] = _("choose keywords from the list")
+            return []
+        ids.add(int(typed))
+    if not ids:
+        return []
+    found = {
+        k.id: k
+        for k in session.scalars(select(ExpertiseKeyword).where(ExpertiseKeyword.id.in_(ids)))
+    }
+    if ids - found.keys():
+        c.errors["keyword_ids"] = _("choose keywords from the list")
+        return []
+    withdrawn = sorted(k.label for k in found.values() if not k.active and k.id not in held)
+    if withdrawn:
+        c.errors["keyword_ids"] = _(
+            "%(labels)s is no longer offered: choose among the active keywords",
+            labels=", ".join(withdrawn),
+        )
+        return []
+    return sorted(found.values(), key=lambda k: (k.label.lower(), k.id))
+
+
+def validate_profile(
+    session: Session, data: Mapping[str, Any], *, held_keyword_ids: Collection[int] = ()
+) -> dict[str, Any]:
+    """The profile's values ready to store; ValidationFailed lists every problem at once."""
+    c = _Checker()
+
+    def country() -> str:
+        try:
+            return registration_numbers.check_country(_text(data.get("country")))
+        except ValueError:
+            raise ValueError(_("choose the country where you work")) from None
+
+    values: dict[str, Any] = {
+        "country": c.check("country", country, ""),
+        "organisation": c.check(
+            "organisation",
+            lambda: _required_text(
+                data.get("organisation"),
+                _("give the organisation you work for, or Independent expert"),
+                300,
+            ),
+            "",
+        ),
+        "organisation_domain": c.check(
+            "organisation_domain", lambda: _organisation_domain(data.get("organisation_domain"))
+        ),
+        "languages": _languages(data, c),
+        "bio": c.check("bio", lambda: _bounded(str(data.get("bio") or "").strip(), BIO_MAX), ""),
+        "keywords": _keywords(session, data.get("keyword_ids"), held_keyword_ids, c),
+    }
+    if c.errors:
+        raise ValidationFailed(c.errors)
+    return values
+
+
+def profile_snapshot(profile: ExpertProfile) -> dict[str, Any]:
+    """What the audit trail keeps of a profile (keywords by their label at the time)."""
+    return {
+        **{name: getattr(profile, name) for name in PROFILE_FIELDS},
+        "languages": list(profile.languages),
+        "keywords": [k.label for k in profile.keywords],
+    }
+
+
+def _may_edit(actor: Actor, user_id: int) -> None:
+    if actor.role in EDITORS:
+        return
+    if actor.role == Role.EVALUATOR and actor.user_id == user_id:
+        return
+    raise TransitionRefused(_("only the expert or a programme officer may change this profile"))
+
+
+def save_profile(
+    session: Session, actor: Actor, user_id: int, data: Mapping[str, Any]
+) -> tuple[ExpertProfile, list[str]]:
+    """Create or update an expert's profile: the expert's own, or any one by an officer.
+
+    The profile and the names of what changed (none: nothing written). Without an
+    ``organisation_domain`` key at all (a command, the demo), the domain of the person's
+    address is taken; an empty one means the expert gives none.
+    """
+    _may_edit(actor, user_id)
+    user = expert(session, user_id)
+    profile = session.scalar(
+        select(ExpertProfile)
+        .where(ExpertProfile.user_id == user_id)
+        .options(selectinload(ExpertProfile.keywords))
+        .with_for_update(of=ExpertProfile)
+    )
+    if "organisation_domain" not in data:
+        data = {**data, "organisation_domain": default_domain(user)}
+    held = {k.id for k in profile.keywords} if profile else set()
+    values = validate_profile(session, data, held_keyword_ids=held)
+    before = profile_snapshot(profile) if profile else {}
+    if profile is None:
+        profile = ExpertProfile(user_id=user.id)
+        session.add(profile)
+    for name in PROFILE_FIELDS:
+        setattr(profile, name, values[name])
+    profile.keywords = values["keywords"]
+    after = profile_snapshot(profile)
+    changed = [name for name in after if before.get(name) != after[name]]
+    if before and not changed:
+        return profile, []
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        actor,
+        "update_expert_profile" if before else "create_expert_profile",
+        entity_type="expert_profile",
+        entity_id=profile.id,
+        before={name: before[name] for name in changed} if before else {},
+        after={"expert": user.email, **{name: after[name] for name in changed}},
+    )
+    return profile, changed
+
+
+@dataclass(frozen=True)
+class ExpertRow:
+    """An evaluator and their profile (None until they fill it in)."""
+
+    user: User
+    profile: ExpertProfile | None
+
+
+def list_experts(
+    session: Session,
+    *,
+    keyword_id: int | None = None,
+    country: str = "",
+    language: str = "",
+) -> list[ExpertRow]:
+    """The active evaluators by name, each with their profile; a filter keeps only the
+    profiles that match it (so experts without one drop out)."""
+    query = (
+        people_holding(Role.EVALUATOR)
+        .outerjoin(ExpertProfile, ExpertProfile.user_id == User.id)
+        .add_columns(ExpertProfile)
+        .options(selectinload(ExpertProfile.keywords))
+        .order_by(User.full_name, User.id)
+    )
+    if country:
+        query = query.where(ExpertProfile.country == country.upper())
+    if keyword_id is not None:
+        query = query.where(
+            ExpertProfile.id.in_(
+                select(expert_profile_keywords.c.profile_id).where(
+                    expert_profile_keywords.c.keyword_id == keyword_id
+                )
+            )
+        )
+    rows = [ExpertRow(user, profile) for user, profile in session.execute(query)]
+    if language:
+        # A JSON list is matched alike on both backends by reading it: a pool is tens of people.
+        rows = [r for r in rows if r.profile and language.lower() in r.profile.languages]
+    return rows
+
+
+# -- the pool of a call ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolEntry:
+    membership: CallPoolMembership
+    user: User
+    profile: ExpertProfile | None
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What an invitation did: the experts invited now, and those already in the pool."""
+
+    invited: list[User]
+    already: list[PoolEntry]
+
+
+def _memberships(session: Session, call_id: int) -> list[CallPoolMembership]:
+    return list(
+        session.scalars(
+            select(CallPoolMembership)
+            .where(CallPoolMembership.call_id == call_id)
+            .options(
+                selectinload(CallPoolMembership.user), selectinload(CallPoolMembership.invited_by)
+            )
+        )
+    )
+
+
+def _profiles(session: Session, user_ids: Collection[int]) -> dict[int, ExpertProfile]:
+    if not user_ids:
+        return {}
+    rows = session.scalars(
+        select(ExpertProfile)
+        .where(ExpertProfile.user_id.in_(user_ids))
+        .options(selectinload(ExpertProfile.keywords))
+    )
+    return {p.user_id: p for p in rows}
+
+
+def pool_of(session: Session, call_id: int) -> list[PoolEntry]:
+    """Everyone invited to the call's pool with their answer and profile: accepted first,
+    then awaiting an answer, then declined; by name within each."""
+    memberships = _memberships(session, call_id)
+    profiles = _profiles(session, [m.user_id for m in memberships])
+    entries = [PoolEntry(m, m.user, profiles.get(m.user_id)) for m in memberships]
+    return sorted(
+        entries,
+        key=lambda e: (
+            _STATUS_ORDER.get(PoolStatus(e.membership.status), 9),
+            e.user.full_name.lower(),
+            e.user.id,
+        ),
+    )
+
+
+def pool_counts(entries: Iterable[PoolEntry]) -> dict[str, int]:
+    """How many experts are in each state, and the applications the accepted ones said they
+    can take (those who gave no number are not counted)."""
+    counts = dict.fromkeys((str(s) for s in PoolStatus), 0)
+    capacity = 0
+    for entry in entries:
+        counts[entry.membership.status] += 1
+        if entry.membership.status == PoolStatus.ACCEPTED:
+            capacity += entry.membership.max_applications or 0
+    return {**counts, "capacity": capacity}
+
+
+def invitable_experts(session: Session, call_id: int) -> list[ExpertRow]:
+    """Active evaluators not in the call's pool yet, by name."""
+    in_pool = set(
+        session.scalars(
+            select(CallPoolMembership.user_id).where(CallPoolMembership.call_id == call_id)
+        )
+    )
+    return [row for row in list_experts(session) if row.user.id not in in_pool]
+
+
+def calls_with_pools(session: Session) -> list[tuple[Call, dict[str, int]]]:
+    """Every call not archived (newest deadline first) with how many experts are in each
+    state of its pool."""
+    calls = list(
+        session.scalars(
+            select(Call)
+            .where(Call.status != CallState.ARCHIVED)
+            .order_by(Call.deadline.desc(), Call.reference)
+        )
+    )
+    rows = session.execute(
+        select(CallPoolMembership.call_id, CallPoolMembership.status, func.count())
+        .group_by(CallPoolMembership.call_id, CallPoolMembership.status)
+        .order_by(CallPoolMembership.call_id)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for call_id, status, count in rows:
+        counts.setdefault(call_id, dict.fromkeys((str(s) for s in PoolStatus), 0))[status] = count
+    empty = dict.fromkeys((str(s) for s in PoolStatus), 0)
+    return [(call, counts.get(call.id, empty)) for call in calls]
+
+
+def _open_for_experts(call: Call) -> None:
+    if call.status == CallState.ARCHIVED:
+        raise TransitionRefused(
+            _("the call %(reference)s is archived: its pool is closed", reference=call.reference)
+        )
+
+
+def _membership_snapshot(membership: CallPoolMembership) -> dict[str, Any]:
+    return {
+        "status": membership.status,
+        "max_applications": membership.max_applications,
+        "availability_note": membership.availability_note,
+        "decline_reason": membership.decline_reason,
+    }
+
+
+def _queue_invitation(
+    session: Session, officer: Actor, call: Call, membership: CallPoolMembership, link: str
+) -> None:
+    user = membership.user
+    body = "\n\n".join(
+        (
+            _("Dear %(name)s,", name=user.full_name),
+            _(
+                "%(officer)s invites you to the pool of experts of the call %(reference)s "
+                "(%(title)s): the experts its applications are assigned to for evaluation.",
+                officer=officer.name,
+                reference=call.reference,
+                title=call.title,
+            ),
+            _(
+                "Please accept, saying how many applications you can take, or decline, on "
+                "your page of call invitations:"
+            ),
+            link,
+            _(
+                "Before any proposal opens to you, you will declare whether you have a "
+                "conflict of interest with its applicant. Keep your expert profile up to "
+                "date: it is what such conflicts are checked against."
+            ),
+            "--\n"
+            + _("%(programme)s programme team (Cascade)", programme=programme.PROGRAMME_NAME),
+        )
+    )
+    mail.queue(
+        session,
+        to=user.email,
+        subject=_("Invitation to evaluate for %(reference)s", reference=call.reference),
+        body=body + "\n",
+        purpose="expert_pool_invitation",
+        # Once per membership, even if two requests raced past the pool check.
+        dedupe_key=f"pool-invitation:{membership.id}",
+        flush=False,
+    )
+
+
+def invite_to_pool(
+    session: Session, officer: Actor, call_id: int, user_ids: Collection[int], *, link: str
+) -> Invited:
+    """Invite active evaluators to the call's pool and mail each a link (``link``: their
+    page of call invitations). Experts already in the pool, whatever their answer, are left
+    as they are: inviting twice changes nothing and mails nobody again."""
+    require_role(officer, *EDITORS)
+    # Locked: two officers inviting the same expert at once; the second waits, then skips.
+    call = load_call(session, call_id)
+    _open_for_experts(call)
+    wanted = list(dict.fromkeys(user_ids))
+    if not wanted:
+        raise ValidationFailed({"user_ids": _("choose at least one expert to invite")})
+    experts = {
+        u.id: u for u in session.scalars(people_holding(Role.EVALUATOR).where(User.id.in_(wanted)))
+    }
+    if len(experts) != len(wanted):
+        raise ValidationFailed(
+            {
+                "user_ids": _(
+                    "only people holding the evaluator role, with an active account, can be invited"
+                )
+            }
+        )
+    existing = {m.user_id: m for m in _memberships(session, call.id) if m.user_id in experts}
+    now = utcnow()
+    new = [
+        CallPoolMembership(
+            call_id=call.id,
+            user_id=user_id,
+            user=experts[user_id],
+            status=PoolStatus.INVITED,
+            invited_at=now,
+            invited_by_id=officer.user_id,
+        )
+        for user_id in wanted
+        if user_id not in existing
+    ]
+    session.add_all(new)
+    flush_or_refuse(session)
+    for membership in new:
+        audit.record(
+            session,
+            officer,
+            "invite_to_pool",
+            entity_type="call_pool_membership",
+            entity_id=membership.id,
+            after={
+                "call": call.reference,
+                "expert": membership.user.email,
+                **_membership_snapshot(membership),
+            },
+        )
+        _queue_invitation(session, officer, call, membership, link)
+    session.flush()
+    profiles = _profiles(session, list(existing))
+    return Invited(
+        invited=[m.user for m in new],
+        already=[PoolEntry(m, m.user, profiles.get(m.user_id)) for m in existing.values()],
+    )
+
+
+def my_invitations(session: Session, actor: Actor) -> list[CallPoolMembership]:
+    """The expert's own invitations: those awaiting an answer first, then by the call's
+    deadline, latest first."""
+    memberships = session.scalars(
+        select(CallPoolMembership)
+        .join(Call, Call.id == CallPoolMembership.call_id)
+        .where(CallPoolMembership.user_id == (actor.user_id or 0))
+        .options(selectinload(CallPoolMembership.call))
+        .order_by(Call.deadline.desc(), Call.reference)
+    )
+    return sorted(memberships, key=lambda m: m.status != PoolStatus.INVITED)
+
+
+def _max_applications(raw: int | str | None) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return numbers.parse_integer(
+        raw,
+        field_label=_("The number of applications"),
+        minimum=1,
+        maximum=MAX_APPLICATIONS,
+    )
+
+
+def _answer(accept: bool, availability: int | str | None, reason: str, note: str) -> dict[str, Any]:
+    c = _Checker()
+    if accept:
+        values = {
+            "status": PoolStatus.ACCEPTED,
+            "max_applications": c.check(
+                "max_applications", lambda: _max_applications(availability)
+            ),
+            "availability_note": c.check(
+                "availability_note", lambda: _bounded(note.strip(), NOTE_MAX), ""
+            ),
+            "decline_reason": "",
+        }
+    else:
+        values = {
+            "status": PoolStatus.DECLINED,
+            "max_applications": None,
+            "availability_note": "",
+            "decline_reason": c.check(
+                "decline_reason",
+                lambda: _required_text(
+                    reason, _("say briefly why, so the programme team can plan"), NOTE_MAX
+                ),
+                "",
+            ),
+        }
+    if c.errors:
+        raise ValidationFailed(c.errors)
+    return values
+
+
+def answer_invitation(
+    session: Session,
+    evaluator: Actor,
+    call_id: int,
+    accept: bool,
+    availability: int | str | None = None,
+    reason: str = "",
+    *,
+    note: str = "",
+) -> tuple[CallPoolMembership, bool]:
+    """The expert accepts (``availability``: how many applications they can take, optional;
+    ``note``: when they are available) or declines (``reason`` required). An answer may be
+    changed later. The membership and whether anything changed.
+
+    Only one's own invitation can be answered: anyone else's is not found.
+    """
+    require_role(evaluator, Role.EVALUATOR)
+    membership = session.scalars(
+        select(CallPoolMembership)
+        .where(
+            CallPoolMembership.call_id == call_id,
+            CallPoolMembership.user_id == (evaluator.user_id or 0),
+        )
+        .options(selectinload(CallPoolMembership.call))
+        .with_for_update(of=CallPoolMembership)
+    ).first()
+    if membership is None:
+        raise NotFound(f"no invitation to call {call_id} for this expert")
+    _open_for_experts(membership.call)
+    values = _answer(accept, availability, reason, note)
+    before = _membership_snapshot(membership)
+    if before == values:
+        return membership, False
+    for name, value in values.items():
+        setattr(membership, name, value)
+    membership.answered_at = utcnow()
+    flush_or_refuse(session)
+    audit.record(
+        session,
+        evaluator,
+        "accept_pool_invitation" if accept else "decline_pool_invitation",
+        entity_type="call_pool_membership",
+        entity_id=membership.id,
+        before=before,
+        after={"call": membership.call.reference, **_membership_snapshot(membership)},
+    )
+    return membership, True
+
+
+# -- for assigning evaluators ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ExpertCard:
+    """An expert who accepted a call's pool, with what conflict detection compares: the
+    country, the organisation's e-mail domain (with the applicant's contact address and the
+    consortium partners' domains) and the keywords (with the application's topic)."""
+
+    user_id: int
+    name: str
+    email: str
+    country: str | None
+    organisation: str
+    organisation_domain: str | None
+    languages: tuple[str, ...]
+    keywords: tuple[str, ...]
+    max_applications: int | None
+    availability_note: str
+
+    @property
+    def has_profile(self) -> bool:
+        return self.country is not None
+
+
+def suggested_experts(session: Session, call_id: int) -> list[ExpertCard]:
+    """The experts who accepted the call's pool and can still evaluate (an active account
+    holding the evaluator role), by name, each with their profile."""
+    active = set(session.scalars(people_holding(Role.EVALUATOR).with_only_columns(User.id)))
+    cards = []
+    for entry in pool_of(session, call_id):
+        if entry.membership.status != PoolStatus.ACCEPTED or entry.user.id not in active:
+            continue
+        profile = entry.profile
+        cards.append(
+            ExpertCard(
+                user_id=entry.user.id,
+                name=entry.user.full_name,
+                email=entry.user.email,
+                country=profile.country if profile else None,
+                organisation=profile.organisation if profile else "",
+                organisation_domain=profile.organisation_domain if profile else None,
+                languages=tuple(profile.languages) if profile else (),
+                keywords=tuple(k.label for k in profile.keywords) if profile else (),
+                max_applications=entry.membership.max_applications,
+                availability_note=entry.membership.availability_note,
+            )
+        )
+    return cards
