@@ -54,8 +54,9 @@ lint: install
 	DATABASE_URL=sqlite:///$(CURDIR)/instance/alembic-check.db $(BIN)/alembic check
 	rm -f instance/alembic-check.db
 
+# Two workers, one per core of the CI machine: each builds its own databases.
 test: install browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # Five figures against bare baselines on PostgreSQL (BENCH_DATABASE_URL, default the local
 # `test` database; each figure makes and drops databases of its own); writes bench/RESULTS.md.
