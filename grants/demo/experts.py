@@ -16,7 +16,7 @@ from forms.defaults import STRATEGIC_TECHNOLOGIES
 from grants.db import unit_of_work
 from grants.demo.call_specs import INTERNATIONALISATION
 from grants.models import Call, CallPoolMembership, PoolStatus, User
-from grants.services import experts
+from grants.services import expert_pool, experts
 from grants.services.actor import Actor
 from workflows.roles import Role
 
@@ -86,7 +86,7 @@ def add_expert_pool(factory: sessionmaker[Session]) -> None:
         if not pool:
             return
         # Experts already in the pool are left as they are (and not mailed again).
-        experts.invite_to_pool(
+        expert_pool.invite_to_pool(
             session,
             officer,
             call.id,
@@ -103,6 +103,6 @@ def add_expert_pool(factory: sessionmaker[Session]) -> None:
             if status != PoolStatus.INVITED:
                 continue  # answered before: the demo never overrides an answer
             spec = DEMO_EXPERTS[email]
-            experts.answer_invitation(
+            expert_pool.answer_invitation(
                 session, expert, call.id, True, spec["max_applications"], "", note=spec["note"]
             )

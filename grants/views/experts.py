@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from grants.errors import NotFound, ValidationFailed
 from grants.models import Call, User
 from grants.runtime import db_session, transaction
-from grants.services import access, experts
+from grants.services import access, expert_pool, experts
 from grants.views.common import (
     actor,
     flash_done,
@@ -128,7 +128,7 @@ def _invitations_page(
     return (
         render_template(
             "experts/invitations.html",
-            invitations=experts.my_invitations(session, me),
+            invitations=expert_pool.my_invitations(session, me),
             has_profile=experts.profile_of(session, me.user_id or 0) is not None,
             errors=errors or {},
             values=values or {},
@@ -153,7 +153,7 @@ def _answer(call_id: int, *, accept: bool) -> tuple[str, int] | Response:
     fresh_for_update()
     try:
         with transaction() as session:
-            membership, changed = experts.answer_invitation(
+            membership, changed = expert_pool.answer_invitation(
                 session,
                 actor(),
                 call_id,
@@ -226,7 +226,7 @@ def index() -> str:
         keywords=experts.list_keywords(session),
         countries=countries,
         languages=languages,
-        calls=experts.calls_with_pools(session),
+        calls=expert_pool.calls_with_pools(session),
     )
 
 
@@ -334,14 +334,14 @@ def _pool_page(
     call: Call, *, errors: dict[str, str] | None = None, chosen: set[int] | None = None
 ) -> tuple[str, int]:
     session = db_session()
-    entries = experts.pool_of(session, call.id)
+    entries = expert_pool.pool_of(session, call.id)
     return (
         render_template(
             "experts/pool.html",
             call=call,
             entries=entries,
-            counts=experts.pool_counts(entries),
-            invitable=experts.invitable_experts(session, call.id),
+            counts=expert_pool.pool_counts(entries),
+            invitable=expert_pool.invitable_experts(session, call.id),
             chosen=chosen or set(),
             errors=errors or {},
             error_label=experts.error_label,
@@ -361,7 +361,7 @@ def call_pool(call_id: int) -> tuple[str, int] | Response:
     fresh_for_update()
     try:
         with transaction() as session:
-            done = experts.invite_to_pool(session, actor(), call_id, chosen, link=link)
+            done = expert_pool.invite_to_pool(session, actor(), call_id, chosen, link=link)
             invited = [u.full_name for u in done.invited]
             already = [e.user.full_name for e in done.already]
     except NotFound:

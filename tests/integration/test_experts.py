@@ -24,7 +24,7 @@ from grants.models import (
     PoolStatus,
     User,
 )
-from grants.services import experts
+from grants.services import expert_pool, experts
 from grants.services.actor import Actor
 from tests.scenario import Scenario
 from tests.typed_numbers import field_error
@@ -98,11 +98,13 @@ def invitations_mailed(sessions: sessionmaker[Session], email: str) -> list[Mail
         )
 
 
-def invite(scenario: Scenario, *experts_: Actor, call_id: int | None = None) -> experts.Invited:
+def invite(scenario: Scenario, *experts_: Actor, call_id: int | None = None) -> expert_pool.Invited:
     officer = scenario.people.officer
     ids = [e.user_id for e in experts_ if e.user_id]
     return scenario.run(
-        lambda s: experts.invite_to_pool(s, officer, call_id or scenario.call_id, ids, link=LINK)
+        lambda s: expert_pool.invite_to_pool(
+            s, officer, call_id or scenario.call_id, ids, link=LINK
+        )
     )
 
 
@@ -288,14 +290,14 @@ def test_the_pool_invites_mails_and_records_each_answer(
     assert event.after["status"] == "invited"
 
     accepted, changed = scenario.run(
-        lambda s: experts.answer_invitation(
+        lambda s: expert_pool.answer_invitation(
             s, first, scenario.call_id, True, "3", "", note="not in August"
         )
     )
     assert changed and accepted.max_applications == 3
     assert accepted.answered_at is not None
     scenario.run(
-        lambda s: experts.answer_invitation(
+        lambda s: expert_pool.answer_invitation(
             s, second, scenario.call_id, False, None, "too many applicants I know"
         )
     )
@@ -305,9 +307,9 @@ def test_the_pool_invites_mails_and_records_each_answer(
     assert answer.after["status"] == "accepted" and answer.after["max_applications"] == 3
 
     with sessions() as session:
-        pool = experts.pool_of(session, scenario.call_id)
-        counts = experts.pool_counts(pool)
-        suggested = experts.suggested_experts(session, scenario.call_id)
+        pool = expert_pool.pool_of(session, scenario.call_id)
+        counts = expert_pool.pool_counts(pool)
+        suggested = expert_pool.suggested_experts(session, scenario.call_id)
     assert [(e.user.id, e.membership.status) for e in pool] == [
         (first.user_id, "accepted"),
         (second.user_id, "declined"),
@@ -325,17 +327,17 @@ def test_the_pool_invites_mails_and_records_each_answer(
     # An answer may change; the same answer again writes nothing.
     before = len(events(sessions, "call_pool_membership", invited.id))
     _same, changed = scenario.run(
-        lambda s: experts.answer_invitation(
+        lambda s: expert_pool.answer_invitation(
             s, first, scenario.call_id, True, 3, "", note="not in August"
         )
     )
     assert not changed
     assert len(events(sessions, "call_pool_membership", invited.id)) == before
     scenario.run(
-        lambda s: experts.answer_invitation(s, first, scenario.call_id, False, None, "ill")
+        lambda s: expert_pool.answer_invitation(s, first, scenario.call_id, False, None, "ill")
     )
     with sessions() as session:
-        assert experts.suggested_experts(session, scenario.call_id) == []
+        assert expert_pool.suggested_experts(session, scenario.call_id) == []
 
 
 def test_inviting_again_changes_nothing_and_mails_nobody_twice(
@@ -344,7 +346,7 @@ def test_inviting_again_changes_nothing_and_mails_nobody_twice(
     first, second, third = scenario.people.evaluators
     invite(scenario, first, second)
     scenario.run(
-        lambda s: experts.answer_invitation(s, second, scenario.call_id, False, None, "busy")
+        lambda s: expert_pool.answer_invitation(s, second, scenario.call_id, False, None, "busy")
     )
     again = invite(scenario, first, second, third, first)
     assert [u.id for u in again.invited] == [third.user_id]
@@ -383,7 +385,7 @@ def test_only_active_evaluators_can_be_invited(
         invite(scenario)
     with pytest.raises(TransitionRefused):
         scenario.run(
-            lambda s: experts.invite_to_pool(
+            lambda s: expert_pool.invite_to_pool(
                 s,
                 scenario.people.evaluators[0],
                 scenario.call_id,
@@ -392,7 +394,7 @@ def test_only_active_evaluators_can_be_invited(
             )
         )
     with sessions() as session:
-        assert experts.pool_of(session, scenario.call_id) == []
+        assert expert_pool.pool_of(session, scenario.call_id) == []
 
 
 def test_an_answer_is_checked_and_only_ones_own(
@@ -403,25 +405,25 @@ def test_an_answer_is_checked_and_only_ones_own(
     for typed, message in (("none", "must be written with digits"), ("0", "at least 1")):
         with pytest.raises(ValidationFailed) as refused:
             scenario.run(
-                lambda s, typed=typed: experts.answer_invitation(
+                lambda s, typed=typed: expert_pool.answer_invitation(
                     s, first, scenario.call_id, True, typed, ""
                 )
             )
         assert message in refused.value.errors["max_applications"], refused.value.errors
     with pytest.raises(ValidationFailed) as refused:
         scenario.run(
-            lambda s: experts.answer_invitation(s, first, scenario.call_id, False, None, "  ")
+            lambda s: expert_pool.answer_invitation(s, first, scenario.call_id, False, None, "  ")
         )
     assert list(refused.value.errors) == ["decline_reason"]
     # The second expert was not invited: answering "for" the call finds nothing of theirs,
     # and the first one's invitation is untouched.
     with pytest.raises(NotFound):
         scenario.run(
-            lambda s: experts.answer_invitation(s, second, scenario.call_id, True, None, "")
+            lambda s: expert_pool.answer_invitation(s, second, scenario.call_id, True, None, "")
         )
     with pytest.raises(TransitionRefused):
         scenario.run(
-            lambda s: experts.answer_invitation(
+            lambda s: expert_pool.answer_invitation(
                 s, scenario.people.officer, scenario.call_id, True, None, ""
             )
         )
