@@ -5,149 +5,95 @@ Nothing here tells a stranger whether an e-mail address has an account: register
 address, asking for a reset or for a new confirmation link all answer the same, and only the
 owner of the address learns more, by e-mail.
 
-Links in e-mails carry tokens signed with the application's secret key (itsdangerous):
-a confirmation token is valid 48 hours and names the address it confirms; a reset token is
-valid one hour and carries a fingerprint of the current password hash, so it works once
-(the new password changes the fingerprint) and dies when the password is changed otherwise.
+Links in e-mails carry signed tokens (``account_links``); e-mail addresses and passwords are
+checked and hashed by ``credentials``. Both are gathered here under the names callers use.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import hmac
 import logging
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from grants import programme
 from grants.db import utcnow
 from grants.models import User
-from grants.services import audit, mail
+from grants.services import audit
+from grants.services.account_links import (
+    CONFIRM_MAX_AGE,
+    CONFIRM_SALT,
+    RESET_MAX_AGE,
+    RESET_SALT,
+    Links,
+    TokenProblem,
+    confirmation_token,
+    load_token,
+    password_fingerprint,
+    queue_account_exists,
+    queue_confirmation,
+    queue_password_changed,
+    queue_reset,
+    reset_token,
+    token_serializer,
+)
 from grants.services.actor import Actor
+from grants.services.credentials import (
+    COMMON_PASSWORDS,
+    EMAIL_PATTERN,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    check_password,
+    hash_password,
+    needs_rehash,
+    normalise_email,
+    password_errors,
+)
 from grants.services.workflow import NotFound
 from workflows.i18n import _
 from workflows.roles import Role
 
+__all__ = [
+    "COMMON_PASSWORDS",
+    "CONFIRM_MAX_AGE",
+    "EMAIL_PATTERN",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "RESET_MAX_AGE",
+    "AccountRefused",
+    "Confirmation",
+    "FormErrors",
+    "Links",
+    "LoginRefusal",
+    "LoginResult",
+    "Origin",
+    "TokenProblem",
+    "authenticate",
+    "change_password",
+    "check_password",
+    "confirm_email",
+    "confirmation_token",
+    "find_user",
+    "hash_password",
+    "load_token",
+    "logout_everywhere",
+    "normalise_email",
+    "password_errors",
+    "password_fingerprint",
+    "register",
+    "request_password_reset",
+    "resend_confirmation",
+    "reset_password",
+    "reset_token",
+    "token_serializer",
+    "user_for_reset",
+]
+
 log = logging.getLogger(__name__)
-
-CONFIRM_MAX_AGE = timedelta(hours=48)
-RESET_MAX_AGE = timedelta(hours=1)
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 256  # argon2 takes any length; a megabyte "password" is a DoS attempt
-_CONFIRM_SALT = "cascade.confirm-email"
-_RESET_SALT = "cascade.reset-password"
-
-# Well-known passwords of at least 12 characters (shorter ones fail the length rule anyway),
-# plus the published demo password. Compared in lower case, spaces removed.
-COMMON_PASSWORDS = frozenset(
-    {
-        "123456789012",
-        "1234567890123",
-        "12345678901234",
-        "123456123456",
-        "123123123123",
-        "098765432109",
-        "1q2w3e4r5t6y",
-        "1qaz2wsx3edc",
-        "qwertyuiop12",
-        "qwertyuiop123",
-        "qwerty123456",
-        "qwertyqwerty",
-        "asdfghjkl123",
-        "zxcvbnm12345",
-        "password1234",
-        "password12345",
-        "password123!",
-        "passwordpassword",
-        "password1password1",
-        "p@ssw0rd1234",
-        "iloveyou1234",
-        "letmein12345",
-        "welcome12345",
-        "welcome2024!",
-        "welcome2025!",
-        "welcome2026!",
-        "changeme1234",
-        "administrator",
-        "abc123abc123",
-        "abcdefghijkl",
-        "monkey123456",
-        "football1234",
-        "baseball1234",
-        "sunshine1234",
-        "princess1234",
-        "trustno1trustno1",
-        "correcthorsebatterystaple",
-        "leviatad-demo",
-        "cascade12345",
-        "cascadecascade",
-    }
-)
-
-# One @, a dot in the domain, and none of the characters that would make it several
-# addresses or a display name in a mail header.
-_NOT_IN_ADDRESS = r"@\s,;:<>()\[\]\"\\"
-EMAIL_PATTERN = re.compile(
-    rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}.]+$"
-)
-_hasher = PasswordHasher()
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verifying against this when the e-mail is unknown takes as long as a real check, so
-    response time does not reveal which accounts exist. Made on first use, not at import:
-    argon2 takes tens of megabytes, which every command (an export, a worker) would carry."""
-    return _hasher.hash("not-a-real-password")
-
-
-# -- passwords ---------------------------------------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def check_password(user: User | None, password: str) -> bool:
-    """True only for an existing user whose password matches; as slow for unknown users."""
-    try:
-        return _hasher.verify(user.password_hash if user else _dummy_hash(), password) and bool(
-            user
-        )
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def password_errors(
-    password: str, confirm: str, *, email: str, field: str = "password"
-) -> dict[str, str]:
-    """The password policy, as field-level messages (empty when the password is fine)."""
-    errors: dict[str, str] = {}
-    squashed = "".join(password.lower().split())
-    email = email.strip().lower()
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors[field] = _("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
-    elif len(password) > MAX_PASSWORD_LENGTH:
-        errors[field] = _("Use at most %(count)s characters.", count=MAX_PASSWORD_LENGTH)
-    elif email and squashed in {email, email.partition("@")[0]}:
-        errors[field] = _("Do not use your e-mail address as your password.")
-    elif squashed in COMMON_PASSWORDS or len(set(squashed)) < 4:
-        errors[field] = _("This password is too common or too easy to guess; choose another.")
-    if confirm != password:
-        errors[f"{field}_confirm"] = _("The two passwords are not the same.")
-    return errors
 
 
 # -- errors and small types --------------------------------------------------------------
@@ -165,14 +111,6 @@ class AccountRefused(Exception):
     """An account action that may not happen; the message tells a person why."""
 
 
-class TokenProblem(Exception):
-    """A link from an e-mail that cannot be used: ``expired`` or otherwise invalid."""
-
-    def __init__(self, *, expired: bool) -> None:
-        super().__init__("the link has expired" if expired else "the link is not valid")
-        self.expired = expired
-
-
 @dataclass(frozen=True)
 class Origin:
     """Where an anonymous request came from, for the audit trail of what it changed."""
@@ -181,166 +119,12 @@ class Origin:
     ip: str | None = None
 
 
-@dataclass(frozen=True)
-class Links:
-    """Absolute links for e-mails. The web layer knows the site's address; services don't."""
-
-    confirm: Callable[[str], str]
-    reset: Callable[[str], str]
-    login: str
-    forgot: str
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
 
 
 def _actor(user: User, origin: Origin) -> Actor:
     return Actor.of(user, request_id=origin.request_id, ip=origin.ip)
-
-
-# -- tokens ------------------------------------------------------------------------------
-
-
-def token_serializer(
-    secret_key: str, salt: str, issued_at: datetime | None = None
-) -> URLSafeTimedSerializer:
-    if issued_at is None:
-        return URLSafeTimedSerializer(secret_key, salt=salt)
-    stamp = int(issued_at.timestamp())
-
-    class IssuedAt(TimestampSigner):  # a token as if issued at ``issued_at`` (tests)
-        def get_timestamp(self) -> int:
-            return stamp
-
-    return URLSafeTimedSerializer(secret_key, salt=salt, signer=IssuedAt)
-
-
-def load_token(secret_key: str, salt: str, token: str, max_age: timedelta) -> dict[str, Any]:
-    try:
-        data = token_serializer(secret_key, salt).loads(token, max_age=int(max_age.total_seconds()))
-    except SignatureExpired as exc:
-        raise TokenProblem(expired=True) from exc
-    except BadData as exc:
-        raise TokenProblem(expired=False) from exc
-    if not isinstance(data, dict):
-        raise TokenProblem(expired=False)
-    return data
-
-
-def password_fingerprint(secret_key: str, password_hash: str) -> str:
-    # Keyed, so the token (readable, only signed) says nothing usable about the hash.
-    digest = hmac.new(secret_key.encode(), password_hash.encode(), hashlib.sha256)
-    return digest.hexdigest()[:24]
-
-
-def confirmation_token(secret_key: str, user: User, *, issued_at: datetime | None = None) -> str:
-    return token_serializer(secret_key, _CONFIRM_SALT, issued_at).dumps(
-        {"u": user.id, "e": normalise_email(user.email)}
-    )
-
-
-def reset_token(secret_key: str, user: User, *, issued_at: datetime | None = None) -> str:
-    return token_serializer(secret_key, _RESET_SALT, issued_at).dumps(
-        {"u": user.id, "p": password_fingerprint(secret_key, user.password_hash)}
-    )
-
-
-# -- mails -------------------------------------------------------------------------------
-
-_SIGNATURE = f"\n--\n{programme.PROGRAMME_NAME} programme team (Cascade)\n"
-
-
-def _queue_account_mail(
-    session: Session, user: User, *, subject: str, text: str, purpose: str
-) -> None:
-    """Every account mail: to the account's address, greeting its owner by name, the
-    programme named in the subject, signed by the programme team."""
-    mail.queue(
-        session,
-        to=user.email,
-        subject=f"{subject} - {programme.PROGRAMME_NAME}",
-        body=f"Hello {user.full_name},\n\n{text}" + _SIGNATURE,
-        purpose=purpose,
-    )
-
-
-def _queue_confirmation(session: Session, user: User, secret_key: str, links: Links) -> None:
-    link = links.confirm(confirmation_token(secret_key, user))
-    _queue_account_mail(
-        session,
-        user,
-        subject="Confirm your e-mail address",
-        text=(
-            f"An account for the {programme.PROGRAMME_NAME} vouchers was created with this "
-            "e-mail address. Confirm that it is yours by opening this link within 48 hours:\n\n"
-            f"{link}\n\n"
-            "If you did not create this account, ignore this e-mail: nobody can log in to it "
-            "until the address is confirmed.\n"
-        ),
-        purpose="confirm_email",
-    )
-
-
-def _queue_account_exists(session: Session, user: User, secret_key: str, links: Links) -> None:
-    unconfirmed = ""
-    if user.email_confirmed_at is None and user.active:
-        unconfirmed = (
-            "Your e-mail address is not confirmed yet. Confirm it with this link, valid for "
-            f"48 hours:\n\n{links.confirm(confirmation_token(secret_key, user))}\n\n"
-        )
-    _queue_account_mail(
-        session,
-        user,
-        subject="Someone tried to register with your e-mail address",
-        text=(
-            "Someone, perhaps you, tried to register a new account with this e-mail address. "
-            "It already has an account, so no new account was created and yours is "
-            "unchanged.\n\n"
-            f"{unconfirmed}"
-            f"If it was you, log in here: {links.login}\n"
-            f"Forgot your password? Choose a new one here: {links.forgot}\n\n"
-            "If it was not you, you can ignore this e-mail.\n"
-        ),
-        purpose="account_exists",
-    )
-
-
-def _queue_reset(session: Session, user: User, secret_key: str, links: Links) -> None:
-    link = links.reset(reset_token(secret_key, user))
-    _queue_account_mail(
-        session,
-        user,
-        subject="Choose a new password",
-        text=(
-            "Someone, perhaps you, asked to reset the password of your account. Open this "
-            "link within one hour to choose a new password; it works once:\n\n"
-            f"{link}\n\n"
-            "If you did not ask for this, ignore this e-mail: your password stays as it "
-            "is.\n"
-        ),
-        purpose="reset_password",
-    )
-
-
-def _queue_password_changed(session: Session, user: User, links: Links) -> None:
-    when = utcnow().strftime("%d %B %Y at %H:%M UTC")
-    _queue_account_mail(
-        session,
-        user,
-        subject="Your password was changed",
-        text=(
-            f"The password of your account was changed on {when}, and every session that "
-            "was logged in with the old password was logged out.\n\n"
-            "If you did not do this, choose a new password at once here and tell the "
-            f"programme team: {links.forgot}\n"
-        ),
-        purpose="password_changed",
-    )
 
 
 # -- registration and confirmation -------------------------------------------------------
@@ -406,9 +190,9 @@ def register(
                 entity_id=user.id,
                 after={"role": str(Role.APPLICANT), "email_confirmed": False},
             )
-            _queue_confirmation(session, user, secret_key, links)
+            queue_confirmation(session, user, secret_key, links)
             return
-    _queue_account_exists(session, existing, secret_key, links)
+    queue_account_exists(session, existing, secret_key, links)
 
 
 class Confirmation(StrEnum):
@@ -418,7 +202,7 @@ class Confirmation(StrEnum):
 
 def confirm_email(session: Session, token: str, *, secret_key: str, origin: Origin) -> Confirmation:
     """Confirm the address a link was sent to; using the link again changes nothing."""
-    data = load_token(secret_key, _CONFIRM_SALT, token, CONFIRM_MAX_AGE)
+    data = load_token(secret_key, CONFIRM_SALT, token, CONFIRM_MAX_AGE)
     user = session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
     if user is None or normalise_email(user.email) != data.get("e") or not user.active:
         raise TokenProblem(expired=False)
@@ -445,7 +229,7 @@ def resend_confirmation(session: Session, email: str, *, secret_key: str, links:
     """
     user = find_user(session, email)
     if user is not None and user.active and user.email_confirmed_at is None:
-        _queue_confirmation(session, user, secret_key, links)
+        queue_confirmation(session, user, secret_key, links)
 
 
 # -- login -------------------------------------------------------------------------------
@@ -474,7 +258,7 @@ def authenticate(session: Session, email: str, password: str) -> LoginResult:
         return LoginResult(None, LoginRefusal.INACTIVE)
     if user.email_confirmed_at is None:
         return LoginResult(None, LoginRefusal.UNCONFIRMED)
-    if _hasher.check_needs_rehash(user.password_hash):  # argon2 parameters were raised
+    if needs_rehash(user.password_hash):  # argon2 parameters were raised
         user.password_hash = hash_password(password)
         session.flush()
     return LoginResult(user)
@@ -487,12 +271,12 @@ def request_password_reset(session: Session, email: str, *, secret_key: str, lin
     """Mail a one-hour reset link if the address has an active account; else do nothing."""
     user = find_user(session, email)
     if user is not None and user.active:
-        _queue_reset(session, user, secret_key, links)
+        queue_reset(session, user, secret_key, links)
 
 
 def user_for_reset(session: Session, token: str, *, secret_key: str) -> User:
     """The account a reset link is for, or TokenProblem (expired, used, or not ours)."""
-    data = load_token(secret_key, _RESET_SALT, token, RESET_MAX_AGE)
+    data = load_token(secret_key, RESET_SALT, token, RESET_MAX_AGE)
     user = session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
     if user is None or not user.active:
         raise TokenProblem(expired=False)
@@ -543,7 +327,7 @@ def reset_password(
         before=before,
         after=after,
     )
-    _queue_password_changed(session, user, links)
+    queue_password_changed(session, user, links)
     return user
 
 
@@ -579,7 +363,7 @@ def change_password(
         before=before,
         after={"session_version": user.session_version},
     )
-    _queue_password_changed(session, user, links)
+    queue_password_changed(session, user, links)
     return user
 
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, flash, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from grants.errors import NotFound
 from grants.models import Application, Call
-from grants.runtime import current_actor, db_session, forget_reads
+from grants.runtime import current_actor, db_session, forget_reads, transaction
 from grants.services import access
 from grants.services.actor import Actor
 from workflows import numbers
@@ -187,6 +188,33 @@ def is_local_path(target: str | None) -> bool:
 def safe_next(default: str) -> str:
     target = request.form.get("next") or request.args.get("next")
     return target if target and is_local_path(target) else default
+
+
+def staff_call(call_id: int) -> Call:
+    """Any call, drafts too, for the programme team's pages (the route checks the role)."""
+    try:
+        return access.visible_call(db_session(), call_id, staff=True)
+    except NotFound:
+        abort(404)
+
+
+def switch_active(
+    change: Callable[[Any], str], *, done: Callable[[str], str], back: str
+) -> Response:
+    """A deactivate or reactivate button: ``change(session)`` switches the row in one
+    transaction and returns its name; ``done(name)`` is flashed, a refusal is flashed
+    instead, an unknown row is 404. Either way, back to ``back``."""
+    fresh_for_update()
+    try:
+        with transaction() as session:
+            name = change(session)
+    except NotFound:
+        abort(404)
+    except TransitionRefused as exc:
+        flash_refused(exc)
+    else:
+        flash_done(done(name))
+    return redirect(back)
 
 
 # -- pages of long lists ---------------------------------------------------------------------

@@ -12,13 +12,15 @@ from werkzeug.wrappers import Response
 from grants.errors import NotFound, ValidationFailed
 from grants.models import Call, User
 from grants.runtime import db_session, transaction
-from grants.services import access, expert_pool, experts
+from grants.services import expert_pool, experts
 from grants.views.common import (
     actor,
     flash_done,
     flash_refused,
     fresh_for_update,
     roles_required,
+    staff_call,
+    switch_active,
 )
 from workflows import registration_numbers
 from workflows.errors import TransitionRefused
@@ -289,25 +291,21 @@ def rename_keyword(keyword_id: int) -> tuple[str, int] | Response:
 
 
 def _set_keyword_active(keyword_id: int, *, active: bool) -> Response:
-    fresh_for_update()
-    try:
-        with transaction() as session:
-            label = experts.set_keyword_active(session, actor(), keyword_id, active=active).label
-    except NotFound:
-        abort(404)
-    except TransitionRefused as exc:
-        flash_refused(exc)
-    else:
+    def done(label: str) -> str:
         if active:
-            flash_done(_("%(label)s is offered again.", label=label))
-        else:
-            flash_done(
-                _(
-                    "%(label)s is no longer offered; the profiles that carry it keep it.",
-                    label=label,
-                )
-            )
-    return redirect(url_for("experts.keywords"))
+            return _("%(label)s is offered again.", label=label)
+        return _(
+            "%(label)s is no longer offered; the profiles that carry it keep it.",
+            label=label,
+        )
+
+    return switch_active(
+        lambda session: (
+            experts.set_keyword_active(session, actor(), keyword_id, active=active).label
+        ),
+        done=done,
+        back=url_for("experts.keywords"),
+    )
 
 
 @bp.route("/experts/keywords/<int:keyword_id>/deactivate", methods=["POST"])
@@ -323,13 +321,6 @@ def reactivate_keyword(keyword_id: int) -> Response:
 
 
 # -- a call's pool ---------------------------------------------------------------------------
-def _call(call_id: int) -> Call:
-    try:
-        return access.visible_call(db_session(), call_id, staff=True)
-    except NotFound:
-        abort(404)
-
-
 def _pool_page(
     call: Call, *, errors: dict[str, str] | None = None, chosen: set[int] | None = None
 ) -> tuple[str, int]:
@@ -353,7 +344,7 @@ def _pool_page(
 @bp.route("/calls/<int:call_id>/pool", methods=["GET", "POST"])
 @roles_required(*experts.EDITORS)
 def call_pool(call_id: int) -> tuple[str, int] | Response:
-    call = _call(call_id)
+    call = staff_call(call_id)
     if request.method == "GET":
         return _pool_page(call)
     chosen = [int(v) for v in request.form.getlist("user_ids") if v.isdigit() and len(v) < 10]
@@ -367,7 +358,7 @@ def call_pool(call_id: int) -> tuple[str, int] | Response:
     except NotFound:
         abort(404)
     except ValidationFailed as exc:
-        return _pool_page(_call(call_id), errors=exc.errors, chosen=set(chosen))
+        return _pool_page(staff_call(call_id), errors=exc.errors, chosen=set(chosen))
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("experts.call_pool", call_id=call_id))

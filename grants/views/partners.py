@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from grants.errors import NotFound, ValidationFailed
 from grants.models import Call, ConsortiumPartner
 from grants.runtime import db_session, transaction
-from grants.services import access, partners
+from grants.services import partners
 from grants.views.common import (
     actor,
     flash_done,
@@ -20,6 +20,8 @@ from grants.views.common import (
     fresh_for_update,
     role,
     roles_required,
+    staff_call,
+    switch_active,
 )
 from workflows import registration_numbers
 from workflows.errors import TransitionRefused
@@ -116,26 +118,20 @@ def edit(partner_id: int) -> tuple[str, int] | Response:
 
 
 def _set_active(partner_id: int, *, active: bool) -> Response:
-    fresh_for_update()
-    try:
-        with transaction() as session:
-            short_name = partners.set_active(session, actor(), partner_id, active=active).short_name
-    except NotFound:
-        abort(404)
-    except TransitionRefused as exc:
-        flash_refused(exc)
-    else:
+    def done(short: str) -> str:
         if active:
-            flash_done(_("%(short)s is an active partner again.", short=short_name))
-        else:
-            flash_done(
-                _(
-                    "%(short)s is deactivated: its organisation no longer counts as a partner, "
-                    "and it cannot be chosen for a call.",
-                    short=short_name,
-                )
-            )
-    return redirect(url_for("partners.index"))
+            return _("%(short)s is an active partner again.", short=short)
+        return _(
+            "%(short)s is deactivated: its organisation no longer counts as a partner, "
+            "and it cannot be chosen for a call.",
+            short=short,
+        )
+
+    return switch_active(
+        lambda session: partners.set_active(session, actor(), partner_id, active=active).short_name,
+        done=done,
+        back=url_for("partners.index"),
+    )
 
 
 @bp.route("/<int:partner_id>/deactivate", methods=["POST"])
@@ -151,13 +147,6 @@ def reactivate(partner_id: int) -> Response:
 
 
 # -- the partners of a call ------------------------------------------------------------------
-def _call(call_id: int) -> Call:
-    try:
-        return access.visible_call(db_session(), call_id, staff=True)
-    except NotFound:
-        abort(404)
-
-
 def _id(value: str) -> int | None:
     # Anything but a row id is no choice at all; the service says what is missing.
     return int(value) if value.isdigit() and len(value) < 10 else None
@@ -190,7 +179,7 @@ def _call_form(
 @bp.route("/calls/<int:call_id>", methods=["GET", "POST"])
 @roles_required(Role.OFFICER)
 def call_partners(call_id: int) -> tuple[str, int] | Response:
-    call = _call(call_id)
+    call = staff_call(call_id)
     if request.method == "GET":
         return _call_form(call)
     managing = _id(request.form.get("managing_partner_id", ""))
@@ -204,7 +193,7 @@ def call_partners(call_id: int) -> tuple[str, int] | Response:
             reference = saved.reference
     except ValidationFailed as exc:
         chosen = {"managing_partner_id": managing, "partner_ids": set(working)}
-        return _call_form(_call(call_id), chosen=chosen, errors=exc.errors)
+        return _call_form(staff_call(call_id), chosen=chosen, errors=exc.errors)
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("partners.call_partners", call_id=call_id))

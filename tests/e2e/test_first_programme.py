@@ -7,26 +7,25 @@ through YAML export and import unchanged."""
 from __future__ import annotations
 
 import re
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-from alembic import command
 from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from grants import create_app
-from grants.cli import alembic_config
-from grants.config import Config
-from grants.models import Application, Call, MailMessage, User
+from grants.models import Application, Call, User
+from tests.e2e.conftest import (
+    create_account,
+    fill_answers,
+    latest_mail,
+    log_in,
+    register_organisation,
+)
 from tests.integration.test_call_builder import ELIGIBILITY, EVALUATION, MONEY, basics, dates
-from tests.scenario import GOOD_ANSWERS, form_data
+from tests.scenario import GOOD_ANSWERS
 
 ADMIN_PASSWORD = "harbour pilot lantern keel"
 STAFF_PASSWORD = "mizzen bollard compass tide"
@@ -39,59 +38,13 @@ STAFF = [
 ]
 
 
-@pytest.fixture(scope="module")
-def empty_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
-    """A live server on a database made by the migrations and nothing else."""
-    folder = tmp_path_factory.mktemp("first-programme")
-    url = f"sqlite:///{folder / 'empty.db'}"
-    command.upgrade(alembic_config(url), "head")
-    app = create_app(
-        Config(
-            database_url=url,
-            document_root=folder / "documents",
-            secret_key="first-programme-secret",
-            csrf_enabled=True,
-            inprocess_worker=False,
-        )
-    )
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["cascade"].engine.dispose()
-
-
 def _count(app: Flask, model: type) -> int:
     with app.extensions["cascade"].sessions() as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def _welcome_link(app: Flask, email: str) -> str:
-    with app.extensions["cascade"].sessions() as session:
-        message = session.scalars(
-            select(MailMessage)
-            .where(MailMessage.to_address == email, MailMessage.purpose == "staff_invitation")
-            .order_by(MailMessage.id.desc())
-        ).first()
-    assert message is not None, f"no invitation mailed to {email}"
-    match = re.search(r"/welcome/\S+", message.body_text)
-    assert match is not None
-    return match.group(0)
-
-
 def _mail_link(app: Flask, email: str, purpose: str, path: str) -> str:
-    with app.extensions["cascade"].sessions() as session:
-        message = session.scalars(
-            select(MailMessage)
-            .where(MailMessage.to_address == email, MailMessage.purpose == purpose)
-            .order_by(MailMessage.id.desc())
-        ).first()
-    assert message is not None, f"no {purpose} mail to {email}"
-    match = re.search(rf"/{path}/\S+", message.body_text)
+    match = re.search(rf"/{path}/\S+", latest_mail(app, email, purpose).body_text)
     assert match is not None
     return match.group(0)
 
@@ -105,6 +58,8 @@ def _fill(page: Page, data: dict[str, object]) -> None:
             continue
         field = page.locator(f"[name='{name}']").first
         kind = field.get_attribute("type")
+        if kind == "hidden":
+            continue  # set by the page itself (one application per SME), no one fills it
         if kind == "checkbox":
             field.check() if value == "yes" else field.uncheck()
         elif kind == "radio":
@@ -115,18 +70,10 @@ def _fill(page: Page, data: dict[str, object]) -> None:
             field.fill(str(value))
 
 
-def _log_in(page: Page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.locator("#password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/dashboard")
-
-
 def test_a_consortium_sets_up_its_programme_from_an_empty_database(
-    empty_app: tuple[Flask, str], page: Page, tmp_path: Path
+    live_app: tuple[Flask, str], page: Page, tmp_path: Path
 ) -> None:
-    app, base = empty_app
+    app, base = live_app  # its own database, made by the migrations and nothing else
     assert _count(app, User) == 0 and _count(app, Call) == 0
     domain = f"cluster-{uuid.uuid4().hex[:6]}.example"
 
@@ -139,7 +86,7 @@ def test_a_consortium_sets_up_its_programme_from_an_empty_database(
     assert created.exit_code == 0, created.output
 
     # The administrator invites the staff in the browser.
-    _log_in(page, base, admin_email, ADMIN_PASSWORD)
+    log_in(page, base, admin_email, ADMIN_PASSWORD)
     for name, key, roles in STAFF:
         page.goto(f"{base}/admin/users/invite")
         page.get_by_label("Name").fill(name)
@@ -152,7 +99,7 @@ def test_a_consortium_sets_up_its_programme_from_an_empty_database(
 
     # Each opens the link from the mail, chooses a password and is logged in.
     for name, key, _roles in STAFF:
-        page.goto(base + _welcome_link(app, f"{key}@{domain}"))
+        page.goto(base + _mail_link(app, f"{key}@{domain}", "staff_invitation", "welcome"))
         page.locator("#password").fill(STAFF_PASSWORD)
         page.locator("#password_confirm").fill(STAFF_PASSWORD)
         page.get_by_role("button", name="Set my password and log in").click()
@@ -163,7 +110,7 @@ def test_a_consortium_sets_up_its_programme_from_an_empty_database(
 
     # The officer builds the call step by step and publishes it from the review.
     reference = f"FP-{uuid.uuid4().hex[:6].upper()}"
-    _log_in(page, base, f"officer@{domain}", STAFF_PASSWORD)
+    log_in(page, base, f"officer@{domain}", STAFF_PASSWORD)
     page.goto(f"{base}/calls/new")
     # The evaluation page offers the default criteria, filled in: keep them.
     evaluation = {k: v for k, v in EVALUATION.items() if not k.startswith("criteria.")}
@@ -191,24 +138,13 @@ def test_a_consortium_sets_up_its_programme_from_an_empty_database(
     page.goto(base)
     page.get_by_role("link", name="Up-skilling vouchers for naval defence SMEs").click()
     page.get_by_role("link", name="Register").last.click()
-    page.get_by_label("Your name").fill("Chiara Neri")
-    page.get_by_label("E-mail address").fill(sme_email)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("#password_confirm").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Create account").click()
+    create_account(page, sme_email, STAFF_PASSWORD)
     page.goto(base + _mail_link(app, sme_email, "confirm_email", "confirm"))
     expect(page.locator("body")).to_contain_text("confirmed")
-    _log_in(page, base, sme_email, STAFF_PASSWORD)
+    log_in(page, base, sme_email, STAFF_PASSWORD)
     page.goto(f"{base}/calls/{call_id}")
     page.get_by_role("button", name="Start an application").click()
-    page.get_by_label("Legal name").fill("Neri Acustica Subacquea S.r.l.")
-    page.get_by_label("Country of registration").select_option("IT")
-    page.get_by_label("Registration number").fill("00488410010")
-    page.get_by_label("Registered address").fill("Via Sottoripa 5, 16123 Genova")
-    page.locator("#headcount").fill("12")
-    page.locator("#turnover").fill("1800000")
-    page.locator("#balance_sheet").fill("900000")
-    page.get_by_role("button", name="Register the organisation").click()
+    register_organisation(page)
     # Registered, the applicant is in the new draft of that call.
     expect(page.get_by_role("heading", level=1)).to_contain_text("Application form")
     page.get_by_label("Project title").fill("Sonar operators' training")
@@ -216,14 +152,7 @@ def test_a_consortium_sets_up_its_programme_from_an_empty_database(
     answers = GOOD_ANSWERS | {
         "budget_lines": [{"category": "Service provider fees", "item": "Course", "cost": "7500"}]
     }
-    for name, value in form_data(answers).items():
-        field = page.locator(f"[name='{name}']").first
-        if field.get_attribute("type") == "checkbox":
-            field.check()
-        elif field.evaluate("e => e.tagName") == "SELECT":
-            field.select_option(str(value))
-        else:
-            field.fill(str(value))
+    fill_answers(page, answers)
     page.get_by_label("declaration of honour", exact=False).check()
     page.get_by_role("button", name="Save draft").click()
     page.get_by_role("button", name="Submit application").click()

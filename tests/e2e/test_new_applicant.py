@@ -12,30 +12,18 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from grants.models import Application, MailMessage
+from grants.models import Application
 from grants.services.documents import drain
-from tests.scenario import GOOD_ANSWERS, Scenario, form_data
+from tests.e2e.conftest import (
+    create_account,
+    fill_answers,
+    latest_mail,
+    log_in,
+    register_organisation,
+)
+from tests.scenario import GOOD_ANSWERS, Scenario
 
 PASSWORD = "sonar buoys drift at dawn"
-
-
-def _latest_mail(app: Flask, to: str, purpose: str) -> MailMessage:
-    with app.extensions["cascade"].sessions() as session:
-        message = session.scalars(
-            select(MailMessage)
-            .where(MailMessage.to_address == to, MailMessage.purpose == purpose)
-            .order_by(MailMessage.id.desc())
-        ).first()
-        assert message is not None, f"no {purpose} mail to {to}"
-        return message
-
-
-def _log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/dashboard")
 
 
 def test_a_new_user_finds_a_call_registers_and_submits_over_two_visits(
@@ -55,30 +43,19 @@ def test_a_new_user_finds_a_call_registers_and_submits_over_two_visits(
 
     # Register and confirm the address with the link from the mail.
     page.goto(f"{base}/register")
-    page.get_by_label("Your name").fill("Chiara Neri")
-    page.get_by_label("E-mail address").fill(email)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password_confirm").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
+    create_account(page, email, PASSWORD)
     expect(page.locator("body")).to_contain_text("inbox")
     link = re.search(
-        r"https?://\S+/confirm/\S+", _latest_mail(app, email, "confirm_email").body_text
+        r"https?://\S+/confirm/\S+", latest_mail(app, email, "confirm_email").body_text
     )
     assert link is not None
     page.goto(base + "/confirm/" + link.group(0).rsplit("/confirm/", 1)[1])
     expect(page.locator("body")).to_contain_text("confirmed")
 
     # Describe the company (a valid Italian partita IVA), then start an application.
-    _log_in(page, base, email)
+    log_in(page, base, email, PASSWORD)
     page.get_by_role("link", name="Create your organisation's profile").click()
-    page.get_by_label("Legal name").fill("Neri Acustica Subacquea S.r.l.")
-    page.get_by_label("Country of registration").select_option("IT")
-    page.get_by_label("Registration number").fill("00488410010")
-    page.get_by_label("Registered address").fill("Via Sottoripa 5, 16123 Genova")
-    page.locator("#headcount").fill("12")
-    page.locator("#turnover").fill("1800000")
-    page.locator("#balance_sheet").fill("900000")
-    page.get_by_role("button", name="Register the organisation").click()
+    register_organisation(page)
     expect(page.locator("body")).to_contain_text("small")  # the SME test's result
 
     page.goto(f"{base}/calls/{scenario.call_id}")
@@ -90,7 +67,7 @@ def test_a_new_user_finds_a_call_registers_and_submits_over_two_visits(
     page.get_by_role("button", name="Log out").click()
 
     # Second visit: what was saved is there; complete, sign and submit once.
-    _log_in(page, base, email)
+    log_in(page, base, email, PASSWORD)
     page.get_by_role("link", name="Continue the form").first.click()
     expect(page.get_by_label("Project summary")).to_have_value(
         "Two operators trained on towed sonar arrays."
@@ -101,18 +78,8 @@ def test_a_new_user_finds_a_call_registers_and_submits_over_two_visits(
         ).one()
         reference = application.reference
     page.get_by_label("Requested amount", exact=False).first.fill("8000")
-    for name, value in form_data(GOOD_ANSWERS).items():
-        if name == "summary":
-            continue
-        field = page.locator(f"[name='{name}']").first
-        if name.startswith("budget_lines[") and field.count() == 0:
-            page.get_by_role("button", name="Add a line").click()  # one more budget line
-        if field.get_attribute("type") == "checkbox":
-            field.check()
-        elif field.evaluate("e => e.tagName") == "SELECT":
-            field.select_option(str(value))
-        else:
-            field.fill(str(value))
+    # The summary is saved from the first visit; a second budget line is added.
+    fill_answers(page, {k: v for k, v in GOOD_ANSWERS.items() if k != "summary"})
     page.get_by_label("declaration of honour", exact=False).check()
     page.get_by_role("button", name="Save draft").click()
     page.get_by_role("button", name="Submit application").click()
@@ -123,7 +90,7 @@ def test_a_new_user_finds_a_call_registers_and_submits_over_two_visits(
     drain(rt.sessions, rt.storage)
     page.reload()
     expect(page.locator("body")).to_contain_text("Submission receipt")
-    receipt_mail = _latest_mail(app, email, "submission_receipt")
+    receipt_mail = latest_mail(app, email, "submission_receipt")
     assert reference in receipt_mail.body_text
     assert receipt_mail.document_id is not None
     page.screenshot(path=str(tmp_path / "new-applicant-submitted.png"), full_page=True)
