@@ -260,6 +260,13 @@ def _eligibility_problems(rules: CallRules) -> dict[str, str]:
             problems["eligibility.de_minimis_ceiling"] = _("The ceiling must be more than zero.")
         if not 1 <= chosen.de_minimis_years <= 10:
             problems["eligibility.de_minimis_years"] = _("Give a period of 1 to 10 years.")
+    if not chosen.one_application_per_sme:
+        # DOMAIN.md: one application per SME per call. Applications, the dashboards and the
+        # database (one row per call and organisation) rely on it; a second project of the
+        # same SME goes to a later call.
+        problems["eligibility.one_application_per_sme"] = _(
+            "Each SME may make one application per call: a second project goes to another call."
+        )
     if chosen.target_markets_outside_eu and rules.voucher_type != VoucherType.INTERNATIONALISATION:
         problems["eligibility.target_markets_outside_eu"] = _(
             "Target markets outside the EU apply to internationalisation vouchers only."

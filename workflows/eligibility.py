@@ -99,6 +99,50 @@ def _registration_check(registered_on: date | None, deadline: date, months: int)
     )
 
 
+def years_before(day: date, years: int) -> date:
+    """Same day ``years`` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class DeMinimisRule:
+    """The call's de minimis headroom check (Regulation 2023/2831): aid granted in a rolling
+    period of ``years`` ending on ``on`` plus this voucher must stay within ``ceiling``."""
+
+    ceiling: Decimal
+    years: int
+    on: date
+
+
+def de_minimis_check(
+    aid: Sequence[tuple[Decimal, date]], requested: Decimal | None, rule: DeMinimisRule
+) -> CheckResult:
+    """``aid``: the de minimis aid the organisation declared, as (amount, granted on)."""
+    period = f"{rule.years} year" + ("" if rule.years == 1 else "s")
+    name = f"De minimis aid within {format_eur(rule.ceiling)} over {period}"
+    if requested is None:
+        return CheckResult("de_minimis", name, False, "requested amount not given")
+    start = years_before(rule.on, rule.years)
+    counted = [amount for amount, granted_on in aid if start < granted_on <= rule.on]
+    earlier = sum(counted, Decimal("0.00"))
+    total = earlier + requested
+    passed = total <= rule.ceiling
+    relation = "within" if passed else "above"
+    grants = f"{len(counted)} grant" + ("" if len(counted) == 1 else "s")
+    return CheckResult(
+        "de_minimis",
+        name,
+        passed,
+        f"{format_eur(earlier)} of de minimis aid declared since {start.isoformat()} "
+        f"({grants}) plus the {format_eur(requested)} requested makes {format_eur(total)}, "
+        f"{relation} the ceiling of {format_eur(rule.ceiling)} "
+        f"(headroom {format_eur(max(rule.ceiling - earlier, Decimal('0.00')))})",
+    )
+
+
 def _partner_check(partner: str | None, basis: str) -> CheckResult:
     """``partner``: the consortium partner the applicant was found to be, by its short name."""
     name = "Not a consortium partner"
@@ -128,13 +172,16 @@ def automatic_checks(
     deadline: date,
     min_registration_months: int | None = 6,
     partner_exclusion: bool = True,
+    de_minimis: DeMinimisRule | None = None,
+    de_minimis_aid: Sequence[tuple[Decimal, date]] = (),
 ) -> list[CheckResult]:
     """The checks decided from the application data, in the order the letter shows them.
 
     ``consortium_partner`` is the short name of the partner the applicant organisation was
     found to be (None: none), ``partner_basis`` what it was recognised by. A call may leave
     out the registration-age check (``min_registration_months`` None) and the partner
-    exclusion; a check left out is not shown at all, rather than shown as passed.
+    exclusion, and applies the de minimis headroom check only when it sets one
+    (``de_minimis``); a check left out is not shown at all, rather than shown as passed.
     """
     if min_registration_months is not None and min_registration_months < 0:
         raise ValueError("min_registration_months must not be negative")
@@ -156,5 +203,10 @@ def automatic_checks(
             []
             if min_registration_months is None
             else [_registration_check(registered_on, deadline, min_registration_months)]
+        ),
+        *(
+            []
+            if de_minimis is None
+            else [de_minimis_check(de_minimis_aid, requested_amount, de_minimis)]
         ),
     ]

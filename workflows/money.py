@@ -1,5 +1,8 @@
 """Money rules of a voucher: pre-financing, balance, recovery, subcontracting, display.
 
+A voucher pays either eligible costs at the funding rate (capped by the award) or a lump
+sum (the award, once the work is accepted); the call says which.
+
 Every amount is a ``Decimal`` rounded to the cent with ROUND_HALF_UP, the rounding the
 grant agreement and the accounts use; floats are refused so a cent is never lost to binary
 rounding.
@@ -79,6 +82,21 @@ def recovery_due(
     """
     approved = Decimal(0) if approved_costs is None else approved_costs
     payable = _eligible_payable(approved, funding_rate_percent, award)
+    return max(Decimal("0.00"), quantize(_require_decimal(paid_so_far, "paid_so_far") - payable))
+
+
+def lump_sum_balance_due(*, award: Decimal, paid_so_far: Decimal) -> Decimal:
+    """A lump sum pays the whole award once the work is accepted: award - paid so far."""
+    award = _require_decimal(award, "award")
+    if award < 0:
+        raise ValueError(f"award must not be negative, got {award}")
+    return quantize(award - _require_decimal(paid_so_far, "paid_so_far"))
+
+
+def lump_sum_recovery_due(*, delivered: bool, award: Decimal, paid_so_far: Decimal) -> Decimal:
+    """On termination of a lump sum: nothing is justified until the work is accepted, so all
+    that was paid comes back; once accepted, only what was paid beyond the award."""
+    payable = _require_decimal(award, "award") if delivered else Decimal(0)
     return max(Decimal("0.00"), quantize(_require_decimal(paid_so_far, "paid_so_far") - payable))
 
 

@@ -8,7 +8,12 @@ from zoneinfo import ZoneInfo
 
 from forms.defaults import INTERNATIONALISATION_FORM, VOUCHER_FORM
 from grants.services.calls import CallSpec
-from workflows.call_rules import EligibilityRules, VoucherType, eligibility_rules_json
+from workflows.call_rules import (
+    CostBasis,
+    EligibilityRules,
+    VoucherType,
+    eligibility_rules_json,
+)
 
 UPSKILLING = "LEV-UPS-2026"
 INTERNATIONALISATION = "LEV-INT-2026"
@@ -31,8 +36,9 @@ def demo_calls(now: datetime) -> tuple[CallSpec, CallSpec]:
             "Vouchers for SMEs of the naval and aero-naval defence value chain to train "
             "their staff in strategic technologies (autonomy, cyber security, advanced "
             "materials, sensors, green propulsion, digital twins) with an accredited "
-            "training provider. Lump sum of up to EUR 8,000 per SME, 100% funded; 50% "
-            "pre-financing at signature, the balance after the final report."
+            "training provider. The provider's invoice is reimbursed up to EUR 8,000 per "
+            "SME, 100% funded; 50% pre-financing at signature, the balance on the costs "
+            "approved after the final report."
         ),
         budget=Decimal("80000.00"),
         max_per_voucher=Decimal("8000.00"),
@@ -75,8 +81,10 @@ def demo_calls(now: datetime) -> tuple[CallSpec, CallSpec]:
         opens_at=int_open,
         deadline=brussels_five_pm(int_open + timedelta(days=100)),
         batch_ranking=True,
+        cutoffs=[brussels_five_pm(int_open + timedelta(days=days)) for days in (30, 60)],
         form=list(INTERNATIONALISATION_FORM),
         voucher_type=VoucherType.INTERNATIONALISATION,
+        cost_basis=CostBasis.LUMP_SUM,
         eligibility_rules=eligibility_rules_json(EligibilityRules(target_markets_outside_eu=True)),
     )
 

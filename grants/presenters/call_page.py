@@ -12,6 +12,7 @@ from forms.validation import group_totals
 from grants.models import Application, Call
 from workflows import scoring
 from workflows.call import CallState
+from workflows.call_rules import eligibility_rules_of
 from workflows.diagram import workflow_svg
 from workflows.registry import get_workflow
 
@@ -27,6 +28,8 @@ def call_page(call: Any, *, own_application: Application | None, now: datetime) 
         "own_application": own_application,
         "deadline_passed": now >= call.deadline,
         "not_yet_open": now < call.opens_at,
+        "cutoffs": [datetime.fromisoformat(moment) for moment in call.cutoffs or ()],
+        "rules": eligibility_rules_of(call.eligibility_rules or {}),
     }
 
 

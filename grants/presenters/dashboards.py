@@ -43,7 +43,7 @@ def applicant(session: Session, actor: Actor, now: datetime) -> dict[str, Any]:
     open_calls = [
         c
         for c in calls.list_calls(session)
-        if c.status == CallState.PUBLISHED and c.id not in applied
+        if c.status == CallState.PUBLISHED and access.announced(c, now) and c.id not in applied
     ]
     return {
         "applications": own,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from grants.db import utcnow
 from grants.models import Application, Call, Document, Evaluation, EvaluationStatus, Payment
 from grants.services.actor import Actor
 from grants.services.workflow import NotFound, application_workflow
@@ -110,10 +113,20 @@ def own_evaluation(session: Session, actor: Actor, evaluation_id: int) -> Evalua
     return found
 
 
-def visible_call(session: Session, call_id: int, *, staff: bool) -> Call:
-    """Draft calls are the programme team's work in progress, not public."""
+def announced(call: Call, now: datetime) -> bool:
+    """Whether the public sees the call: published, and its announcement time (if the
+    builder set one) has come. A draft is the programme team's work in progress."""
+    if call.status == CallState.DRAFT:
+        return False
+    return call.publish_at is None or call.publish_at <= now
+
+
+def visible_call(
+    session: Session, call_id: int, *, staff: bool, now: datetime | None = None
+) -> Call:
+    """The call, for staff always; for everyone else once it is announced."""
     call = session.get(Call, call_id)
-    if call is None or (call.status == CallState.DRAFT and not staff):
+    if call is None or (not staff and not announced(call, now or utcnow())):
         raise NotFound(f"no call {call_id}")
     return call
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session, object_session
@@ -14,7 +16,7 @@ from grants.services.applications import ValidationFailed, require_role
 from grants.services.partners import partner_match
 from grants.services.workflow import StepResult, apply, load_application
 from workflows.call_rules import eligibility_rules_of
-from workflows.eligibility import MANUAL_CHECKS, automatic_checks
+from workflows.eligibility import MANUAL_CHECKS, DeMinimisRule, automatic_checks
 from workflows.i18n import _
 from workflows.roles import Role
 
@@ -47,6 +49,15 @@ def proposed_checks(application: Application) -> list[dict[str, Any]]:
             deadline=call.deadline.date(),
             min_registration_months=rules.min_registration_months,
             partner_exclusion=rules.partner_exclusion,
+            de_minimis=DeMinimisRule(
+                rules.de_minimis_ceiling, rules.de_minimis_years, utcnow().date()
+            )
+            if rules.de_minimis_check
+            else None,
+            de_minimis_aid=[
+                (Decimal(str(row["amount"])), date.fromisoformat(str(row["granted_on"])))
+                for row in organisation.de_minimis_aid
+            ],
         )
     ]
 

@@ -31,6 +31,7 @@ from grants.services.workflow import (
     load_payment,
 )
 from workflows import money
+from workflows.call_rules import CostBasis
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.payment import PaymentState
@@ -220,8 +221,24 @@ def mark_instalment_paid(
     return result
 
 
+def _lump_sum(application: Application) -> bool:
+    return application.call.cost_basis == CostBasis.LUMP_SUM
+
+
+def _report_accepted(application: Application) -> bool:
+    report = latest_report(application)
+    return report is not None and report.outcome == "approved"
+
+
 def balance_amount(application: Application) -> Decimal:
     report = latest_report(application)
+    if _lump_sum(application):
+        if not _report_accepted(application):
+            raise TransitionRefused(_("the final report is not approved"))
+        return money.lump_sum_balance_due(
+            award=application.awarded_amount or Decimal(0),
+            paid_so_far=paid_so_far(application),
+        )
     if report is None or report.approved_costs is None:
         raise TransitionRefused(_("the final report is not approved"))
     return money.balance_due(
@@ -332,11 +349,18 @@ def terminate(session: Session, actor: Actor, application_id: int, *, reason: st
     report = latest_report(application)
     approved = report.approved_costs if report else None
     paid = paid_so_far(application)
-    recovery = money.recovery_due(
-        approved_costs=approved,
-        funding_rate_percent=application.call.funding_rate,
-        award=application.awarded_amount or Decimal(0),
-        paid_so_far=paid,
+    award = application.awarded_amount or Decimal(0)
+    recovery = (
+        money.lump_sum_recovery_due(
+            delivered=_report_accepted(application), award=award, paid_so_far=paid
+        )
+        if _lump_sum(application)
+        else money.recovery_due(
+            approved_costs=approved,
+            funding_rate_percent=application.call.funding_rate,
+            award=award,
+            paid_so_far=paid,
+        )
     )
     for payment in application.payments:
         if payment.status in OPEN_STATES:

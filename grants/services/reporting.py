@@ -22,6 +22,7 @@ from grants.services.workflow import (
     load_application,
     load_own_application,
 )
+from workflows.call_rules import CostBasis
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.money import subcontracting_share_ok
@@ -126,7 +127,13 @@ def approve_report(
     require_role(actor, Role.OFFICER)
     application = load_application(session, application_id)
     report = _report_under_review(application)
-    approved = money_field(approved_costs, "approved_costs", label=_("The approved costs"))
+    # A lump sum is paid on the work accepted: the officer approves the report, not costs.
+    lump_sum = application.call.cost_basis == CostBasis.LUMP_SUM
+    approved = (
+        None
+        if lump_sum
+        else money_field(approved_costs, "approved_costs", label=_("The approved costs"))
+    )
     result = apply(
         session,
         actor,
@@ -135,11 +142,16 @@ def approve_report(
         facts={
             "approved_costs": approved,
             "claimed_costs": report.claimed_costs if report else None,
+            "lump_sum": lump_sum,
         },
-        audit_extra={"approved_costs": approved, "comments": comments.strip()},
+        audit_extra={
+            "approved_costs": approved,
+            "lump_sum": lump_sum,
+            "comments": comments.strip(),
+        },
         details={
             "outcome": "approved",
-            "approved_costs": format_eur(approved),
+            "approved_costs": "" if approved is None else format_eur(approved),
             "comments": comments.strip(),
         },
     )

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from grants.db import utcnow
 from grants.errors import NotFound, ValidationFailed
+from grants.formatting import local_time
 from grants.models import Call
 from grants.presenters import call_builder as pages
 from grants.presenters.call_page import AsPublished, call_page, form_preview
@@ -220,10 +221,25 @@ def publish(call_id: int) -> Response:
         with transaction() as session:
             published = call_builder.publish_draft(session, actor(), call_id, now=utcnow())
             reference = published.event.entity_id
+            call = session.get_one(Call, call_id)
+            announced_now = access.announced(call, utcnow())
+            announcement = local_time(call.publish_at, call.timezone) if call.publish_at else ""
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("call_builder.review", call_id=call_id))
-    flash_done(_("Call %(reference)s published: applicants can see it now.", reference=reference))
+    if announced_now:
+        flash_done(
+            _("Call %(reference)s published: applicants can see it now.", reference=reference)
+        )
+    else:
+        flash_done(
+            _(
+                "Call %(reference)s published. It is announced on %(when)s: applicants see it "
+                "from then, staff already now.",
+                reference=reference,
+                when=announcement,
+            )
+        )
     return redirect(url_for("public.call", call_id=call_id))
 
 

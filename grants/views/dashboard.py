@@ -39,8 +39,11 @@ RANK_LABEL = "Rank evaluated applications"
 
 def call_triggers(call: Any) -> list[tuple[str, str]]:
     """The call-level buttons an officer sees: what the call workflow allows, plus ranking."""
+    # A draft is published from the call builder's review, which shows what still stops it.
     triggers = [
-        (t, CALL_V1.label(t)) for t in engine.available_triggers(CALL_V1, call.status, role())
+        (t, CALL_V1.label(t))
+        for t in engine.available_triggers(CALL_V1, call.status, role())
+        if t != "publish"
     ]
     if role() == Role.OFFICER and (
         call.status == CallState.EVALUATING
@@ -91,7 +94,7 @@ def _officer() -> str:
     data = dashboards.officer(db_session(), actor(), _wanted_status(), page_number(), PAGE_SIZE)
     for row in data["call_rows"]:
         row["triggers"] = call_triggers(row["call"])
-    return render_template("dashboard/officer.html", **_listed(data))
+    return render_template("dashboard/officer.html", now=utcnow(), **_listed(data))
 
 
 def _evaluator() -> str:

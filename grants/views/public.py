@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from grants.db import utcnow
 from grants.models import Application, Call
+from grants.presenters.call_page import call_page
 from grants.runtime import db_session, transaction
 from grants.services import access, applications, call_guide
 from grants.services.calls import list_calls
@@ -19,11 +20,8 @@ from grants.views.common import (
     roles_required,
     visible_call,
 )
-from workflows import scoring
 from workflows.call import CallState
-from workflows.diagram import workflow_svg
 from workflows.errors import TransitionRefused
-from workflows.registry import get_workflow
 from workflows.roles import Role
 
 bp = Blueprint("public", __name__)
@@ -32,7 +30,7 @@ bp = Blueprint("public", __name__)
 @bp.route("/")
 def home() -> str:
     now = utcnow()
-    calls = [c for c in list_calls(db_session()) if c.status != CallState.DRAFT]
+    calls = [c for c in list_calls(db_session()) if access.announced(c, now)]
     published = [c for c in calls if c.status == CallState.PUBLISHED]
     open_calls = sorted(
         (c for c in published if c.opens_at <= now < c.deadline), key=lambda c: c.deadline
@@ -57,15 +55,8 @@ def _own_application(call: Call) -> Application | None:
 @bp.route("/calls/<int:call_id>")
 def call(call_id: int) -> str:
     call = visible_call(call_id)
-    definition = get_workflow(call.workflow_name, call.workflow_version)
     return render_template(
-        "public/call.html",
-        call=call,
-        criteria=scoring.criteria_from_config(call.criteria),
-        diagram=workflow_svg(definition),
-        own_application=_own_application(call),
-        deadline_passed=utcnow() >= call.deadline,
-        not_yet_open=utcnow() < call.opens_at,
+        "public/call.html", **call_page(call, own_application=_own_application(call), now=utcnow())
     )
 
 

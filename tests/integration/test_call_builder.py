@@ -351,3 +351,38 @@ def test_the_dashboard_offers_new_edit_and_copy(
     assert f'href="/calls/{call_id}/build/review"' in page
     assert f'href="/calls/{scenario.call_id}/copy"' in page
     assert f'href="/calls/{scenario.call_id}/build/review"' not in page  # published: no edit
+    # A draft is published from the review (which names what stops it), not by a bare button.
+    assert f'action="/calls/{call_id}/actions/publish"' not in page
+    assert f'href="/calls/{call_id}/pool"' in page  # each call's expert pool
+
+
+def test_a_call_published_ahead_of_its_announcement_stays_hidden_until_then(
+    app: Flask, login: Login, scenario: Scenario, sessions: sessionmaker[Session]
+) -> None:
+    client = officer(app, login, scenario)
+    reference = f"B-{scenario.tag.upper()}-ANN"
+    call_id = start(client, reference)
+    tomorrow = datetime.now(ZoneInfo("Europe/Rome")).replace(tzinfo=None) + timedelta(days=1)
+    save(client, call_id, "dates", dates(**wall("publication", tomorrow)))
+    save(client, call_id, "money", MONEY)
+    save(client, call_id, "eligibility", ELIGIBILITY)
+    save(client, call_id, "evaluation", EVALUATION)
+    published = client.post(f"/calls/{call_id}/build/publish", follow_redirects=True)
+    assert "It is announced on" in published.get_data(as_text=True)
+    assert call_of(sessions, call_id).status == CallState.PUBLISHED
+    assert "announced" in client.get("/dashboard").get_data(as_text=True)
+
+    anonymous = app.test_client()
+    assert anonymous.get(f"/calls/{call_id}").status_code == 404
+    assert reference not in anonymous.get("/").get_data(as_text=True)
+    applicant = app.test_client()
+    login(applicant, scenario.people.emails["applicant0"])
+    link = f'href="/calls/{call_id}"'
+    assert link not in applicant.get("/dashboard").get_data(as_text=True)
+    assert applicant.post(f"/calls/{call_id}/apply").status_code == 404
+
+    with sessions.begin() as session:  # the announcement time comes
+        session.get_one(Call, call_id).publish_at = datetime.now(UTC) - timedelta(minutes=1)
+    assert anonymous.get(f"/calls/{call_id}").status_code == 200
+    assert reference in anonymous.get("/").get_data(as_text=True)
+    assert link in applicant.get("/dashboard").get_data(as_text=True)

@@ -120,6 +120,13 @@ def test_rules_that_belong_to_one_kind_of_voucher_or_need_parameters() -> None:
     }
 
 
+def test_one_application_per_sme_cannot_be_switched_off() -> None:
+    several = rules(eligibility=EligibilityRules(one_application_per_sme=False))
+    found = problems(several, NOW, COUNTRIES)
+    assert list(found) == ["eligibility.one_application_per_sme"]
+    assert "one application per call" in found["eligibility.one_application_per_sme"]
+
+
 def test_an_unknown_timezone_is_named() -> None:
     found = problems(rules(timezone="Europe/Genova"), NOW, COUNTRIES)
     assert found == {"timezone": "unknown timezone 'Europe/Genova'"}

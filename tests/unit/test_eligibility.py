@@ -4,7 +4,13 @@ from typing import Any
 
 import pytest
 
-from workflows.eligibility import MANUAL_CHECKS, CheckResult, automatic_checks, months_before
+from workflows.eligibility import (
+    MANUAL_CHECKS,
+    CheckResult,
+    DeMinimisRule,
+    automatic_checks,
+    months_before,
+)
 
 D = Decimal
 DEADLINE = date(2026, 9, 30)
@@ -143,3 +149,36 @@ def test_manual_checks() -> None:
 def test_check_result_is_frozen() -> None:
     with pytest.raises(AttributeError):
         run()["country"].passed = False  # type: ignore[misc]
+
+
+def test_de_minimis_is_checked_only_when_the_call_sets_it() -> None:
+    assert "de_minimis" not in run()
+    rule = DeMinimisRule(D("300000"), 3, date(2026, 10, 15))
+    assert run(de_minimis=rule)["de_minimis"].passed  # nothing declared
+
+
+def test_de_minimis_counts_aid_of_the_rolling_period_plus_the_request() -> None:
+    rule = DeMinimisRule(D("300000"), 3, date(2026, 10, 15))
+    aid = [
+        (D("200000"), date(2024, 3, 1)),
+        (D("90000"), date(2026, 1, 10)),
+        (D("250000"), date(2023, 10, 15)),  # exactly three years before: outside the period
+    ]
+    within = run(de_minimis=rule, de_minimis_aid=aid, requested_amount=D("10000.00"))
+    check = within["de_minimis"]
+    assert check.passed
+    assert "EUR 290,000.00 of de minimis aid declared since 2023-10-15 (2 grants)" in check.evidence
+    assert "makes EUR 300,000.00, within" in check.evidence
+    over = run(de_minimis=rule, de_minimis_aid=aid, requested_amount=D("10000.01"))["de_minimis"]
+    assert not over.passed and "above the ceiling" in over.evidence
+    assert "headroom EUR 10,000.00" in over.evidence
+
+
+def test_de_minimis_uses_the_calls_ceiling_and_period() -> None:
+    rule = DeMinimisRule(D("100000"), 1, date(2026, 10, 15))
+    aid = [(D("95000"), date(2025, 10, 16)), (D("50000"), date(2025, 10, 15))]
+    check = run(de_minimis=rule, de_minimis_aid=aid, requested_amount=D("5000"))["de_minimis"]
+    assert check.passed and "(1 grant)" in check.evidence
+    assert check.name == "De minimis aid within EUR 100,000.00 over 1 year"
+    missing = run(de_minimis=rule, requested_amount=None)["de_minimis"]
+    assert not missing.passed and missing.evidence == "requested amount not given"

@@ -5,6 +5,8 @@ import pytest
 from workflows.money import (
     balance_due,
     format_eur,
+    lump_sum_balance_due,
+    lump_sum_recovery_due,
     prefinancing_amount,
     quantize,
     recovery_due,
@@ -145,3 +147,16 @@ def test_format_eur() -> None:
     assert format_eur(D("0.005")) == "EUR 0.01"
     assert format_eur(D("-1500.5")) == "EUR -1,500.50"
     assert format_eur(None) == ""
+
+
+def test_a_lump_sum_balance_is_the_award_less_what_was_paid() -> None:
+    assert lump_sum_balance_due(award=D("2000.00"), paid_so_far=D("1000.00")) == D("1000.00")
+    assert lump_sum_balance_due(award=D("2000"), paid_so_far=D("0")) == D("2000.00")
+    with pytest.raises(TypeError):
+        lump_sum_balance_due(award=2000.0, paid_so_far=D("0"))  # type: ignore[arg-type]
+
+
+def test_a_terminated_lump_sum_keeps_money_only_for_accepted_work() -> None:
+    paid = D("1000.00")
+    assert lump_sum_recovery_due(delivered=False, award=D("2000"), paid_so_far=paid) == paid
+    assert lump_sum_recovery_due(delivered=True, award=D("2000"), paid_so_far=paid) == D("0.00")

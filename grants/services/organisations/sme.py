@@ -16,6 +16,7 @@ from typing import Any
 
 from grants.db import utcnow
 from grants.models import Organisation
+from workflows.eligibility import years_before
 from workflows.money import CENT, format_eur
 from workflows.numbers import plain
 from workflows.sme import CEILINGS, Enterprise, Holding, sme_category
@@ -185,18 +186,11 @@ class DeMinimis:
         return self.total > self.ceiling
 
 
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
 def de_minimis_summary(aid: list[Mapping[str, Any]], *, today: date | None = None) -> DeMinimis:
     """Aid granted in the last three years (a rolling period ending today) against the
     EUR 300,000 ceiling; older aid is listed but not counted."""
     today = today or utcnow().date()
-    start = _years_before(today, DE_MINIMIS_YEARS)
+    start = years_before(today, DE_MINIMIS_YEARS)
     rows = sorted(
         (
             AidRow(
