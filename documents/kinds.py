@@ -11,6 +11,7 @@ class DocumentKind(StrEnum):
     SUBMISSION_RECEIPT = "submission_receipt"
     WITHDRAWAL_CONFIRMATION = "withdrawal_confirmation"
     ELIGIBILITY_DECISION = "eligibility_decision"
+    REDRESS_ACKNOWLEDGEMENT = "redress_acknowledgement"
     REDRESS_DECISION = "redress_decision"
     EVALUATION_ASSIGNMENT = "evaluation_assignment"
     EVALUATION_SUMMARY_REPORT = "evaluation_summary_report"
@@ -24,14 +25,18 @@ class DocumentKind(StrEnum):
     REMITTANCE_ADVICE = "remittance_advice"
     CLOSURE_CERTIFICATE = "closure_certificate"
     TERMINATION_NOTICE = "termination_notice"
+    OFFER_EXPIRY_NOTICE = "offer_expiry_notice"
     # Not a workflow step: the call's guide for applicants, rendered from the call alone.
     CALL_GUIDE = "call_guide"
+    # Not an application's step: a call batch's approved ranking, from its ranked_lists row.
+    RANKED_LIST = "ranked_list"
 
 
 TITLES: dict[DocumentKind, str] = {
     DocumentKind.SUBMISSION_RECEIPT: "Submission receipt",
     DocumentKind.WITHDRAWAL_CONFIRMATION: "Withdrawal confirmation",
     DocumentKind.ELIGIBILITY_DECISION: "Eligibility decision",
+    DocumentKind.REDRESS_ACKNOWLEDGEMENT: "Acknowledgement of a request for redress",
     DocumentKind.REDRESS_DECISION: "Redress decision",
     DocumentKind.EVALUATION_ASSIGNMENT: "Evaluation assignment notice",
     DocumentKind.EVALUATION_SUMMARY_REPORT: "Evaluation Summary Report",
@@ -45,8 +50,13 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.REMITTANCE_ADVICE: "Remittance advice",
     DocumentKind.CLOSURE_CERTIFICATE: "Closure certificate",
     DocumentKind.TERMINATION_NOTICE: "Termination and recovery notice",
+    DocumentKind.OFFER_EXPIRY_NOTICE: "Notice of expired voucher offer",
     DocumentKind.CALL_GUIDE: "Guide for applicants",
+    DocumentKind.RANKED_LIST: "Approved ranked list",
 }
 
 # The documents the workflow's steps produce (everything but the call guide).
-STEP_KINDS: frozenset[DocumentKind] = frozenset(DocumentKind) - {DocumentKind.CALL_GUIDE}
+STEP_KINDS: frozenset[DocumentKind] = frozenset(DocumentKind) - {
+    DocumentKind.CALL_GUIDE,
+    DocumentKind.RANKED_LIST,
+}

@@ -127,11 +127,12 @@ def _kind(kind: str) -> DocumentKind:
 
 
 def _context(kind: DocumentKind, snapshot: Mapping[str, Any]) -> dict[str, Any]:
-    # The call guide belongs to a call, not to any application.
+    # The call guide and a ranked list belong to a call, not to any application.
+    call_level = kind in (DocumentKind.CALL_GUIDE, DocumentKind.RANKED_LIST)
     required = [
         (section, field)
         for section, field in REQUIRED_FIELDS
-        if not (kind == DocumentKind.CALL_GUIDE and section == "application")
+        if not (call_level and section == "application")
     ]
     missing = [
         f"{section}.{field}"

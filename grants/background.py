@@ -27,16 +27,23 @@ class PassResult:
 
 
 def run_pass(rt: Runtime, pool: RenderPool | None = None) -> PassResult:
-    """Drain the document outbox, then deliver mail (a receipt waits for its PDF).
+    """Run waiting eligibility jobs, drain the document outbox, then deliver mail (a
+    receipt waits for its PDF).
 
     ``pool``: render processes (``cascade worker --processes N``); without it the PDFs are
     rendered in this thread. A failure of either half is logged and leaves its jobs pending
     for the next pass.
     """
     from grants.services.documents import drain
+    from grants.services.eligibility_jobs import run_pending_jobs
     from grants.services.mail import deliver_pending
 
     rendered = failed = sent = 0
+    try:
+        # First: the decisions a job records queue letters this pass then renders.
+        run_pending_jobs(rt.sessions)
+    except Exception:
+        log.exception("eligibility jobs pass failed")
     try:
         result = drain(rt.sessions, rt.storage, pool=pool)
         rendered, failed = result.rendered, result.failed

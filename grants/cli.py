@@ -142,7 +142,8 @@ def serve_command(host: str, port: int, workers: int | None, outbox_workers: int
 
 @click.command(
     "remind",
-    help="Send the reminders that are due (offers to accept, reports to submit), each once. "
+    help="Let offers past their acceptance deadline expire (promoting reserves), then send "
+    "the reminders that are due (offers to accept, reports to submit), each once. "
     "Run it from cron, e.g. hourly.",
 )
 @click.option(
@@ -155,12 +156,17 @@ def serve_command(host: str, port: int, workers: int | None, outbox_workers: int
 @with_appcontext
 def remind(at: datetime | None) -> None:
     from grants.db import utcnow
+    from grants.services.awards import expire_due_offers
     from grants.services.reminders import send_due
 
     rt = _runtime()
     now = at.astimezone(UTC) if at is not None else utcnow()
     with rt.sessions() as session, session.begin():
+        # Expired first: an offer that lapsed gets its expiry notice, not an overdue reminder.
+        expired = expire_due_offers(session, now)
         sent = send_due(session, now)
+    for reference in expired:
+        click.echo(f"{reference}: offer expired")
     for item in sent:
         click.echo(f"{item.reference}: {item.mail} to {item.to}")
     click.echo(f"{len(sent)} reminder(s) queued")

@@ -25,6 +25,7 @@ from grants.db import unit_of_work, utcnow
 from grants.models import (
     Application,
     AuditEvent,
+    Call,
     Document,
     DocumentStatus,
     Organisation,
@@ -39,6 +40,8 @@ from grants.services import (
     eligibility,
     evaluation,
     payments,
+    ranking_lists,
+    redress,
     reporting,
 )
 from grants.services.actor import Actor
@@ -66,6 +69,14 @@ GOOD_ANSWERS: dict[str, Any] = {
         {"item": "Pilot support", "category": "Service provider fees", "cost": "1500.00"},
     ],
     "no_double_funding": True,
+}
+
+
+# A small enterprise: eligibility runs the SME test on the profile kept at submission.
+SMALL_ENTERPRISE: dict[str, Any] = {
+    "headcount": Decimal("14"),
+    "turnover": Decimal("1800000.00"),
+    "balance_sheet": Decimal("1200000.00"),
 }
 
 
@@ -230,6 +241,7 @@ class Scenario:
                     registration_number=f"{self.tag}{index:03d}",
                     address="Via del Porto 1, Genova",
                     registered_on=date(2015, 1, 1),
+                    **SMALL_ENTERPRISE,
                 )
                 s.add(org)
                 orgs.append(org)
@@ -366,7 +378,20 @@ class Scenario:
         )
 
     def rank(self, call_id: int | None = None) -> None:
-        self.run(lambda s: awards.rank_call(s, self.people.officer, call_id or self.call_id))
+        """Preview and approve the ranking of the call's current batch, acting as if its
+        cut-off (or the deadline) had passed: tests rank while the call is still open."""
+        wanted = call_id or self.call_id
+
+        def approve(s: Session) -> None:
+            call = s.get(Call, wanted)
+            assert call is not None
+            later = call.deadline + timedelta(seconds=1)
+            shown = ranking_lists.preview(s, self.people.officer, wanted, now=later)
+            ranking_lists.approve(
+                s, self.people.officer, wanted, fingerprint=shown.fingerprint, now=later
+            )
+
+        self.run(approve)
 
     def accept(self, app_id: int) -> None:
         owner = self.owner(app_id)
@@ -431,6 +456,25 @@ class Scenario:
             steps[current]()
 
     # -- more building blocks -------------------------------------------------------------
+    def redress(
+        self,
+        app_id: int,
+        grounds: str = "Please look again.",
+        *,
+        upheld: bool | None = None,
+        reasons: str = "Reviewed.",
+    ) -> int:
+        """The applicant files a redress request; an officer decides it when ``upheld`` is
+        given. Returns the request's id."""
+        owner = self.owner(app_id)
+        request_id = self.run(lambda s: redress.file_request(s, owner, app_id, grounds=grounds).id)
+        if upheld is not None:
+            officer = self.people.officer
+            self.run(
+                lambda s: redress.decide(s, officer, request_id, upheld=upheld, reasons=reasons)
+            )
+        return request_id
+
     def prefinancing(self, app_id: int, *, until: str = "paid") -> int:
         """The pre-financing instalment of a contracted voucher: prepared, authorised, paid."""
         f1, f2 = self.people.finance

@@ -78,6 +78,8 @@ def to_document(rules: CallRules, form: list[dict[str, Any]]) -> dict[str, Any]:
             "threshold_total": _amount(rules.threshold_total),
             "experts_per_application": rules.experts_per_application,
             "divergence_limit": _amount(rules.divergence_limit),
+            "evaluators_from_other_countries": rules.evaluators_from_other_countries,
+            "evaluation_days": rules.evaluation_days,
         },
         "redress_days": rules.redress_days,
         "acceptance_days": rules.acceptance_days,
@@ -205,6 +207,7 @@ def from_document(document: Any) -> tuple[CallRules, list[dict[str, Any]]]:
     read = _Reader(document)
     known = {"cascade_call", *(f.name for f in fields(CallRules)), "evaluation", "form"}
     known -= {"criteria", "threshold_total", "experts_per_application", "divergence_limit"}
+    known -= {"evaluators_from_other_countries", "evaluation_days"}
     for name in document:
         if name not in known:
             read.problems[str(name)] = _("unknown name")
@@ -249,6 +252,11 @@ def from_document(document: Any) -> tuple[CallRules, list[dict[str, Any]]]:
         threshold_total=read.get("evaluation.threshold_total", _decimal, Decimal(0)),
         experts_per_application=read.get("evaluation.experts_per_application", _whole, 0),
         divergence_limit=read.get("evaluation.divergence_limit", _decimal, Decimal(0)),
+        # Optional: files written before these rules existed read as the defaults.
+        evaluators_from_other_countries=read.get(
+            "evaluation.evaluators_from_other_countries", _flag, False, optional=True
+        ),
+        evaluation_days=read.get("evaluation.evaluation_days", _whole, 14, optional=True),
         redress_days=read.get("redress_days", _whole, 0),
         acceptance_days=read.get("acceptance_days", _whole, 0),
         report_window_days=read.get("report_window_days", _whole, 0),

@@ -119,6 +119,10 @@ class CallRules:
     threshold_total: Decimal = Decimal("10")
     experts_per_application: int = 2
     divergence_limit: Decimal = Decimal("2")
+    # Experts must work in another country than the applicant's.
+    evaluators_from_other_countries: bool = False
+    # Days an expert has to submit scores, from the assignment.
+    evaluation_days: int = 14
     redress_days: int = 5
     acceptance_days: int = 14
     report_window_days: int = 30
@@ -293,6 +297,7 @@ def _evaluation_problems(rules: CallRules) -> dict[str, str]:
     if rules.divergence_limit <= 0:
         problems["divergence_limit"] = _("The divergence limit must be more than zero.")
     windows = {
+        "evaluation_days": (1, 90),
         "redress_days": (1, 60),
         "acceptance_days": (1, 90),
         "report_window_days": (1, 365),

@@ -10,9 +10,10 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
+from workflows.local_time import zone
 from workflows.money import format_eur
 
 
@@ -30,10 +31,13 @@ class CheckResult:
         return asdict(self)
 
 
+# SME status is decided from the profile kept at submission (``sme_check``); only what the
+# data cannot show is left to the officer.
 MANUAL_CHECKS: list[tuple[str, str]] = [
-    ("sme_status", "SME under Recommendation 2003/361/EC"),
     ("no_double_funding", "No double funding of the same activity"),
 ]
+# An officer overriding an automatic check says why, in at most this many characters.
+OVERRIDE_REASON_MAX = 1000
 
 
 def months_before(day: date, months: int) -> date:
@@ -159,6 +163,90 @@ def _partner_check(partner: str | None, basis: str) -> CheckResult:
     )
 
 
+def _local(moment: datetime, timezone: str) -> str:
+    return f"{moment.astimezone(zone(timezone)):%Y-%m-%d %H:%M:%S}"
+
+
+def deadline_check(submitted_at: datetime | None, deadline: datetime, timezone: str) -> CheckResult:
+    """Submitted no later than the call's deadline (the server's time of receipt)."""
+    name = "Submitted before the deadline"
+    if submitted_at is None:
+        return CheckResult("deadline", name, False, "not submitted")
+    passed = submitted_at <= deadline
+    relation = "before" if passed else "after"
+    return CheckResult(
+        "deadline",
+        name,
+        passed,
+        f"submitted at {_local(submitted_at, timezone)}, {relation} the deadline "
+        f"{_local(deadline, timezone)} ({timezone})",
+    )
+
+
+@dataclass(frozen=True)
+class RequiredFile:
+    """A file the call's form requires, and the one attached (None: missing)."""
+
+    label: str
+    filename: str | None
+
+
+def attachments_check(files: Sequence[RequiredFile]) -> CheckResult:
+    name = "Required attachments present"
+    missing = [f.label for f in files if f.filename is None]
+    if missing:
+        return CheckResult("attachments", name, False, "missing: " + "; ".join(missing))
+    listed = "; ".join(f"{f.label}: {f.filename}" for f in files)
+    return CheckResult("attachments", name, True, f"attached {listed}")
+
+
+@dataclass(frozen=True)
+class OtherApplication:
+    """Another application in the call by an organisation with the same company numbers."""
+
+    organisation: str
+    reference: str
+    basis: str  # "same registration number IT 01234567890"
+
+
+def one_application_check(organisation: str, others: Sequence[OtherApplication]) -> CheckResult:
+    """One application per SME per call: the same company registered twice is one SME."""
+    name = "One application per SME in the call"
+    if not others:
+        return CheckResult(
+            "one_application",
+            name,
+            True,
+            f"the only application of {organisation} in the call: no other applicant "
+            "organisation has its registration or VAT number",
+        )
+    found = "; ".join(f"{o.organisation} ({o.reference}): {o.basis}" for o in others)
+    return CheckResult(
+        "one_application",
+        name,
+        False,
+        f"possibly the same SME applies again: {found}",
+    )
+
+
+def sme_check(
+    category: str | None, is_sme: bool, rule: str, explanation: str | None
+) -> CheckResult:
+    """The SME test (Recommendation 2003/361/EC) run on the profile kept at submission;
+    ``category`` None when it could not run (``explanation`` says why)."""
+    name = "SME under Recommendation 2003/361/EC"
+    if category is None:
+        return CheckResult(
+            "sme_status",
+            name,
+            False,
+            explanation or "the profile lacks the staff, turnover or balance-sheet figures",
+        )
+    applied = f"(rule applied: {rule.replace('_', ' ')})" if rule else ""
+    evidence = " ".join(part for part in (explanation, applied) if part)
+    return CheckResult("sme_status", name, is_sme, evidence or category)
+
+
 def automatic_checks(
     *,
     country: str,
@@ -174,6 +262,10 @@ def automatic_checks(
     partner_exclusion: bool = True,
     de_minimis: DeMinimisRule | None = None,
     de_minimis_aid: Sequence[tuple[Decimal, date]] = (),
+    submission: CheckResult | None = None,
+    one_application: CheckResult | None = None,
+    sme: CheckResult | None = None,
+    attachments: CheckResult | None = None,
 ) -> list[CheckResult]:
     """The checks decided from the application data, in the order the letter shows them.
 
@@ -182,12 +274,16 @@ def automatic_checks(
     out the registration-age check (``min_registration_months`` None) and the partner
     exclusion, and applies the de minimis headroom check only when it sets one
     (``de_minimis``); a check left out is not shown at all, rather than shown as passed.
+    The checks built by the caller (``submission``: ``deadline_check``, ``one_application``,
+    ``sme``, ``attachments``) take their place in the letter's order when given.
     """
     if min_registration_months is not None and min_registration_months < 0:
         raise ValueError("min_registration_months must not be negative")
-    checks = [_country_check(country, eligible_countries)]
+    checks = [c for c in (submission,) if c is not None]
+    checks.append(_country_check(country, eligible_countries))
     if partner_exclusion:
         checks.append(_partner_check(consortium_partner, partner_basis))
+    checks.extend(c for c in (one_application, sme) if c is not None)
     return [
         *checks,
         CheckResult(
@@ -199,6 +295,7 @@ def automatic_checks(
             else "declaration of honour not signed",
         ),
         _amount_check(requested_amount, max_per_voucher),
+        *([] if attachments is None else [attachments]),
         *(
             []
             if min_registration_months is None

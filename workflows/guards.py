@@ -51,6 +51,11 @@ def _deadline_passed(ctx: TransitionContext) -> bool:
     return deadline is not None and ctx.now >= deadline
 
 
+def _offer_deadline_passed(ctx: TransitionContext) -> bool:
+    deadline = ctx.fact("offer_deadline")
+    return deadline is not None and ctx.now >= deadline
+
+
 def _four_eyes(ctx: TransitionContext) -> bool:
     preparer = ctx.fact("prepared_by_id")
     return preparer is not None and ctx.actor_id is not None and preparer != ctx.actor_id
@@ -148,6 +153,11 @@ GUARDS: dict[str, Guard] = {
             "budget_available",
             lambda c: c.fact("amount", Decimal(0)) <= c.fact("budget_remaining", Decimal(0)),
             N_("the call's remaining budget cannot cover this voucher"),
+        ),
+        Guard(
+            "offer_deadline_passed",
+            _offer_deadline_passed,
+            N_("the offer's acceptance deadline has not passed yet"),
         ),
         Guard(
             "within_cumulative_cap",

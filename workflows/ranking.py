@@ -14,8 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import pairwise
 
+from workflows.i18n import _
 from workflows.money import quantize
+from workflows.numbers import plain
 
 SELECTED = "selected"
 RESERVE = "reserve"
@@ -95,3 +98,74 @@ def rank(
 def budget_remaining(budget: Decimal, committed: Iterable[Decimal]) -> Decimal:
     """Budget left after what is already committed; negative means the call is over-committed."""
     return quantize(budget - sum(committed, Decimal(0)))
+
+
+@dataclass(frozen=True)
+class TieBreak:
+    """Two neighbours in the ranking with the same total, and what put one ahead."""
+
+    ahead: int
+    behind: int
+    total: Decimal
+    reason: str
+
+
+def _moment(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def _tie_reason(
+    ahead: Candidate, behind: Candidate, keys: Sequence[str], labels: Mapping[str, str]
+) -> str:
+    for key in keys:
+        first, second = ahead.scores.get(key, Decimal(0)), behind.scores.get(key, Decimal(0))
+        if first != second:
+            return _(
+                "higher %(criterion)s score (%(ahead)s against %(behind)s)",
+                criterion=labels.get(key, key),
+                ahead=plain(first),
+                behind=plain(second),
+            )
+    same = ", ".join(labels.get(key, key) for key in keys)
+    if ahead.submitted_at != behind.submitted_at:
+        return _(
+            "same %(criteria)s scores; submitted earlier (%(ahead)s against %(behind)s)",
+            criteria=same,
+            ahead=_moment(ahead.submitted_at),
+            behind=_moment(behind.submitted_at),
+        )
+    return _("same scores and submission time; the lower application number goes first")
+
+
+def explain_ties(
+    candidates: Sequence[Candidate],
+    *,
+    tie_break_keys: Sequence[str] = ("excellence", "impact"),
+    labels: Mapping[str, str] | None = None,
+) -> list[TieBreak]:
+    """Each pair of neighbours (among those that passed) with equal ranking totals, in rank
+    order, with the rule that decided their order in words. ``labels`` name the criteria."""
+    names = labels or {}
+    ranked = sorted(
+        (c for c in candidates if c.passed), key=lambda c: _order_key(c, tie_break_keys)
+    )
+    return [
+        TieBreak(
+            ahead.application_id,
+            behind.application_id,
+            ahead.ranking_total,
+            _tie_reason(ahead, behind, tie_break_keys, names),
+        )
+        for ahead, behind in pairwise(ranked)
+        if ahead.ranking_total == behind.ranking_total
+    ]
+
+
+def reserve_to_promote(reserves: Sequence[tuple[int, Decimal]], available: Decimal) -> int | None:
+    """The first reserve, in list order, whose amount fits the budget available; None if
+    none fits. Smaller ones further down may be promoted past a larger one that does not fit:
+    freed money is not left idle while someone on the list could use it."""
+    for application_id, amount in reserves:
+        if amount <= available:
+            return application_id
+    return None

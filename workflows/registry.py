@@ -3,9 +3,10 @@
 from workflows.call import CALL_V1
 from workflows.definition import WorkflowDefinition
 from workflows.payment import PAYMENT_V1
+from workflows.redress import REDRESS_V1
 from workflows.voucher import VOUCHER_V1
 
-_ALL = {(d.name, d.version): d for d in (VOUCHER_V1, CALL_V1, PAYMENT_V1)}
+_ALL = {(d.name, d.version): d for d in (VOUCHER_V1, CALL_V1, PAYMENT_V1, REDRESS_V1)}
 
 DEFAULT_APPLICATION_WORKFLOW = VOUCHER_V1
 # Workflows whose subjects are applications (the others run calls and payments).

@@ -4,8 +4,8 @@ Staff is counted in annual work units (so it may be fractional); turnover exclud
 Partner enterprises (holding of 25% to 50%) are added pro rata to the holding, linked
 enterprises (more than 50%, or control by other means) in full. A category requires the
 staff ceiling AND either the turnover OR the balance-sheet ceiling. The rule that status
-changes only after two consecutive years over a ceiling, and the public-body exclusion, are
-for the officer's manual check.
+changes only after two consecutive years over a ceiling, the public-body exclusion, exempt
+investors and cross-holdings are in ``workflows.sme_status``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from workflows.money import format_eur
 MILLION = Decimal(1_000_000)
 HUNDRED = Decimal(100)
 
+# The categories from the smallest; "large" is beyond the medium ceilings.
+SIZES = ("micro", "small", "medium", "large")
 # (category, staff below, turnover at most, balance sheet at most), smallest first.
 CEILINGS: tuple[tuple[str, Decimal, Decimal, Decimal], ...] = (
     ("micro", Decimal(10), 2 * MILLION, 2 * MILLION),
@@ -110,25 +112,35 @@ def _why(name: str, staff: Decimal, turnover: Decimal, balance: Decimal, e: Ente
     return f"{name}: staff {_staff(e.headcount)} is below {_staff(staff)} and {money}"
 
 
-def sme_category(
-    own: Enterprise, partners: Sequence[Holding] = (), linked: Sequence[Holding] = ()
-) -> tuple[str, str]:
-    """Return ("micro" | "small" | "medium" | "large", explanation with the figures used)."""
-    total = _aggregate(own, partners, linked)
-    figures = (
-        f"aggregated figures: staff {_staff(total.headcount)}, "
-        f"turnover {format_eur(total.turnover)}, "
+def figures_text(total: Enterprise) -> str:
+    """The three figures as the explanations write them."""
+    return (
+        f"staff {_staff(total.headcount)}, turnover {format_eur(total.turnover)}, "
         f"balance sheet {format_eur(total.balance_sheet)}"
-        f" (partner enterprises: {len(partners)}, linked enterprises: {len(linked)})"
     )
+
+
+def size_of(total: Enterprise) -> tuple[str, list[str]]:
+    """The category the figures fit, and why: the last ceiling missed and the one met."""
     misses: list[str] = []
     for name, staff, turnover, balance in CEILINGS:
         fits = total.headcount < staff and (
             total.turnover <= turnover or total.balance_sheet <= balance
         )
         if fits:
-            return name, "; ".join(
-                [figures, *misses[-1:], _why(name, staff, turnover, balance, total)]
-            )
+            return name, [*misses[-1:], _why(name, staff, turnover, balance, total)]
         misses.append(_why_not(name, staff, turnover, balance, total))
-    return "large", "; ".join([figures, misses[-1]])
+    return "large", misses[-1:]
+
+
+def sme_category(
+    own: Enterprise, partners: Sequence[Holding] = (), linked: Sequence[Holding] = ()
+) -> tuple[str, str]:
+    """Return ("micro" | "small" | "medium" | "large", explanation with the figures used)."""
+    total = _aggregate(own, partners, linked)
+    figures = (
+        f"aggregated figures: {figures_text(total)}"
+        f" (partner enterprises: {len(partners)}, linked enterprises: {len(linked)})"
+    )
+    name, reasons = size_of(total)
+    return name, "; ".join([figures, *reasons])

@@ -23,6 +23,7 @@ class AppState(StrEnum):
     OFFERED = "offered"
     CONTRACTED = "contracted"
     DECLINED = "declined"
+    EXPIRED = "expired"
     REPORT_SUBMITTED = "report_submitted"
     REPORT_APPROVED = "report_approved"
     PAYMENT_PREPARED = "payment_prepared"
@@ -119,7 +120,13 @@ VOUCHER_FACTS: dict[str, StateFacts] = {
         results_out=True,
     ),
     S.REJECTED: _f(
-        N_("Rejected"), Badge.BAD, "Nothing: this application is finished", results_out=True
+        N_("Rejected"),
+        Badge.BAD,
+        "Not selected: read the result letter; you may ask for a review of the evaluation",
+        applicant_acts=True,
+        deadline=DeadlineRule.REDRESS_WINDOW,
+        after_deadline="Not selected; the window for a redress request has closed",
+        results_out=True,
     ),
     S.OFFERED: _f(
         N_("Offered"),
@@ -143,6 +150,13 @@ VOUCHER_FACTS: dict[str, StateFacts] = {
     ),
     S.DECLINED: _f(
         N_("Declined"), Badge.NEUTRAL, "Nothing: this application is finished", results_out=True
+    ),
+    # The offer's acceptance deadline passed unanswered: its budget went back to the call.
+    S.EXPIRED: _f(
+        N_("Offer expired"),
+        Badge.NEUTRAL,
+        "Nothing: the offer was not accepted in time",
+        results_out=True,
     ),
     S.REPORT_SUBMITTED: _f(
         N_("Report submitted"),
@@ -192,7 +206,10 @@ VOUCHER_V1 = WorkflowDefinition(
     version=1,
     initial=S.DRAFT,
     states=tuple(str(s) for s in AppState),
-    final_states=frozenset({S.WITHDRAWN, S.REJECTED, S.DECLINED, S.CLOSED, S.TERMINATED}),
+    final_states=frozenset(
+        # Rejected is not final: an upheld evaluation redress has it evaluated again.
+        {S.WITHDRAWN, S.DECLINED, S.EXPIRED, S.CLOSED, S.TERMINATED}
+    ),
     facts=VOUCHER_FACTS,
     transitions=(
         _t(
@@ -239,6 +256,15 @@ VOUCHER_V1 = WorkflowDefinition(
             "Uphold redress request",
             ("reason_given",),
             "redress_decision",
+        ),
+        # An upheld evaluation redress: evaluated again, by experts who have not seen it.
+        _t(
+            "reevaluate",
+            (S.REJECTED, S.RESERVE),
+            S.ELIGIBLE,
+            OFFICER,
+            "Evaluate again after redress",
+            ("reason_given",),
         ),
         _t(
             "assign_evaluators",
@@ -314,6 +340,16 @@ VOUCHER_V1 = WorkflowDefinition(
             "Decline the voucher",
             ("reason_given",),
             "decline_confirmation",
+        ),
+        # Run by `cascade remind` once the acceptance deadline has passed (the system acts).
+        _t(
+            "expire_offer",
+            (S.OFFERED,),
+            S.EXPIRED,
+            OFFICER,
+            "Offer expired",
+            ("offer_deadline_passed",),
+            "offer_expiry_notice",
         ),
         _t(
             "submit_report",

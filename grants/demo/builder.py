@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -40,6 +40,7 @@ from grants.services import (
     organisations,
     partners,
     payments,
+    redress,
     reporting,
 )
 from grants.services.actor import Actor
@@ -224,26 +225,37 @@ class DemoBuilder:
 
         return self.step(create)
 
-    def submit(self, app_id: int, org_index: int, call_id: int) -> None:
+    @staticmethod
+    def _offer_deadline(session: Session, app_id: int) -> datetime:
+        application = session.get(Application, app_id)
+        assert application is not None and application.offer_deadline is not None
+        return application.offer_deadline + timedelta(seconds=1)
+
+    def submit(
+        self, app_id: int, org_index: int, call_id: int, *, before_cutoff: bool = False
+    ) -> None:
         actor = self.sme_actor(org_index)
 
         def go(session: Session) -> None:
             call = session.get(Call, call_id)
             assert call is not None
-            # Submissions to the closed call happened before its deadline.
-            when = min(utcnow(), call.deadline - timedelta(days=5))
+            # Submissions to the closed call happened before its deadline; ``before_cutoff``:
+            # in time for the cut-off call's first batch.
+            closes = datetime.fromisoformat(call.cutoffs[0]) if before_cutoff else call.deadline
+            when = min(utcnow(), closes - timedelta(days=5))
             applications.submit(session, actor, app_id, now=when)
 
         self.step(go)
 
     def eligibility(self, app_id: int, *, passed: bool = True) -> None:
         officer = self.actor("officer@leviatad.example")
+        # SME status is decided from the submitted profile; the ineligible one was funded.
         manual = {
             key: (
-                passed or key != "sme_status",
-                "Checked against the business register and the SME declaration"
-                if passed or key != "sme_status"
-                else "Linked to a large group: 320 staff after aggregation",
+                passed,
+                "Checked against the national register of state aid"
+                if passed
+                else "The same training is already funded by the regional voucher scheme (2026)",
             )
             for key, _name in MANUAL_CHECKS
         }
@@ -393,7 +405,7 @@ class DemoBuilder:
 
         # The seventh stays contracted (pre-financing paid), waiting for its final report.
         closed, paid, authorised, prepared, approved, reported, _contracted, offered = app_ids[:8]
-        declined, terminated, promoted, _reserve = app_ids[8:]
+        declined, terminated, _promoted, _reserve = app_ids[8:]
         for i, app_id in enumerate(app_ids[:10]):
             if app_id == offered:
                 self.step(lambda s, a=app_id: awards.offer(s, officer, a))
@@ -408,8 +420,7 @@ class DemoBuilder:
             else:
                 self.offer_and_accept(app_id, i)
                 self.prefinancing(app_id)
-        # The declined voucher's budget goes to the first on the reserve list.
-        self.step(lambda s: awards.promote(s, officer, promoted))
+        # The decline gave its budget to the first on the reserve list, automatically.
         self.step(
             lambda s: payments.terminate(
                 s, officer, terminated, reason="The SME entered liquidation before the training."
@@ -436,30 +447,92 @@ class DemoBuilder:
         evaluated = self.draft(call_id, 4, amount)
         withdrawn = self.draft(call_id, 7, amount)
         rejected = self.draft(call_id, 10, amount)
+        expired = self.draft(call_id, 2, amount)
         for app_id, org in (
             (submitted, 3),
             (eligible, 6),
             (ineligible, 9),
             (in_evaluation, 1),
             (evaluated, 4),
-            (rejected, 10),
         ):
             self.submit(app_id, org, call_id)
+        self.submit(rejected, 10, call_id, before_cutoff=True)
+        self.submit(expired, 2, call_id, before_cutoff=True)
         self.step(
             lambda s: applications.withdraw(
                 s, self.sme_actor(7), withdrawn, reason="We will apply at the next cut-off."
             )
         )
-        for app_id in (eligible, in_evaluation, evaluated, rejected):
+        for app_id in (eligible, in_evaluation, evaluated, rejected, expired):
             self.eligibility(app_id)
         self.eligibility(ineligible, passed=False)
         self.evaluate(in_evaluation, ("4", "4", "4"))
+        self._reopen(in_evaluation, "evaluator2@leviatad.example", officer)
         low = ("2.5", "3", "2.5")
         self.evaluate(rejected, low)
         self.close_evaluation(rejected, low)
-        self.step(lambda s: awards.rank_call(s, officer, call_id))  # the first cut-off batch
+        self.evaluate(expired, ("4.5", "4", "4"))
+        self.close_evaluation(expired, ("4.5", "4", "4"))
+        self.step(lambda s: awards.rank_call(s, officer, call_id))  # the first, past cut-off
+        # Selected in the first batch, offered, never answered: `cascade remind` let it expire
+        # (shown as if run once its acceptance deadline had passed).
+        self.step(lambda s: awards.offer(s, officer, expired))
+        self.step(lambda s: awards.expire_offer(s, expired, self._offer_deadline(s, expired)))
+        self._redress(ineligible, 9, rejected, 10, officer)
         self.evaluate(evaluated, ("4", "3.5", "4"))
         self.close_evaluation(evaluated, ("4", "3.5", "4"))
+
+    def _reopen(self, app_id: int, expert_email: str, officer: Actor) -> None:
+        """An expert's submitted scores reopened by the officer, waiting to be submitted again."""
+        expert = self.actor(expert_email)
+
+        def reopen(session: Session) -> None:
+            application = session.get_one(Application, app_id)
+            own = next(e for e in application.evaluations if e.evaluator_id == expert.user_id)
+            evaluation.reopen_scores(
+                session,
+                officer,
+                own.id,
+                reason="The comment on Impact refers to another proposal's market study; "
+                "please check the score and the comment against this proposal.",
+            )
+
+        self.step(reopen)
+
+    def _redress(
+        self, ineligible: int, ineligible_org: int, rejected: int, rejected_org: int, officer: Actor
+    ) -> None:
+        """One request waiting for the officer, one already decided (rejected, with reasons)."""
+        self.step(
+            lambda s: redress.file_request(
+                s,
+                self.sme_actor(ineligible_org),
+                ineligible,
+                grounds="Our partner has never shared funding with us for this trade fair: the "
+                "invoice we attached is for a different event in 2025.",
+            )
+        )
+        request_id = self.step(
+            lambda s: (
+                redress.file_request(
+                    s,
+                    self.sme_actor(rejected_org),
+                    rejected,
+                    grounds="The experts wrote that we have no export licence, but the licence is "
+                    "attached to section 4 of the application.",
+                ).id
+            )
+        )
+        self.step(
+            lambda s: redress.decide(
+                s,
+                officer,
+                request_id,
+                upheld=False,
+                reasons="The licence attached covers civil products only; the experts' remark "
+                "on the defence export licence stands, so the evaluation is confirmed.",
+            )
+        )
 
 
 def load_demo(factory: sessionmaker[Session], storage: DocumentStorage | None = None) -> bool:

@@ -81,7 +81,8 @@ def demo_calls(now: datetime) -> tuple[CallSpec, CallSpec]:
         opens_at=int_open,
         deadline=brussels_five_pm(int_open + timedelta(days=100)),
         batch_ranking=True,
-        cutoffs=[brussels_five_pm(int_open + timedelta(days=days)) for days in (30, 60)],
+        # The first cut-off is past (its batch ranked and approved), the second ahead.
+        cutoffs=[brussels_five_pm(int_open + timedelta(days=days)) for days in (10, 60)],
         form=list(INTERNATIONALISATION_FORM),
         voucher_type=VoucherType.INTERNATIONALISATION,
         cost_basis=CostBasis.LUMP_SUM,

@@ -34,6 +34,15 @@ DEMO_EXPERTS: dict[str, dict[str, Any]] = {
             "bio": "Naval architect; fifteen years of model testing and simulation of "
             "hull and propulsion designs for navies and shipyards.",
             "keywords": ["Digital twins and simulation", "Green propulsion and energy"],
+            # Declared after the up-skilling evaluation: a conflict detected since, so the
+            # expert no longer opens Den Helder's proposals and is never proposed for them.
+            "ties": [
+                {
+                    "name": "Den Helder Maritime Sensors B.V.",
+                    "number": "64387215",
+                    "relation": "advised",
+                }
+            ],
         },
         "max_applications": 6,
         "note": "Not available in the last week of the evaluation period.",

@@ -173,13 +173,19 @@ def demo_profiles() -> list[dict[str, Any]]:
                 )
             ],
         },
-        {  # micro
+        {  # micro; a university holds 40%: an exempt investor, not counted
             "vat_number": "IT01456780111",
             "address": "Viale San Bartolomeo 400, 19126 La Spezia SP",
             "contact_phone": "+39 0187 50 3344",
             "headcount": "7",
             "turnover": "950000",
             "balance_sheet": "600000",
+            "related_enterprises": [
+                {
+                    **_related("Università di Genova", "partner", "40", "6500", "0", "0"),
+                    "holder_type": "university",
+                }
+            ],
             "de_minimis_aid": [_aid("Invitalia (Smart&Start Italia)", "120000", 700)],
         },
         {  # small alone, medium with its parent company counted in full
@@ -202,13 +208,18 @@ def demo_profiles() -> list[dict[str, Any]]:
             "turnover": "2400000",
             "balance_sheet": "1100000",
         },
-        {  # medium; de minimis close to the ceiling
+        {  # over the small ceilings last year only: stays small; de minimis close to the ceiling
             "vat_number": "FR75512345679",
             "address": "ZA Saint-Martin, 83400 Hyères",
             "contact_phone": "+33 4 94 12 34 56",
+            "accounts_year": str(utcnow().year - 1),
             "headcount": "62",
             "turnover": "11500000",
             "balance_sheet": "8200000",
+            "previous_headcount": "46",
+            "previous_turnover": "9400000",
+            "previous_balance_sheet": "7100000",
+            "held_category": "small",
             "de_minimis_aid": [
                 _aid("Bpifrance", "200000", 610),
                 _aid("Région Provence-Alpes-Côte d'Azur", "90000", 150),

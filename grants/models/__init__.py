@@ -3,9 +3,16 @@
 Importing this package registers every table on ``Base.metadata``.
 """
 
-from grants.models.applications import Application, Evaluation, EvaluationStatus, Report
+from grants.models.applications import (
+    STEPPED_ASIDE,
+    Application,
+    Evaluation,
+    EvaluationStatus,
+    Report,
+)
 from grants.models.base import Timestamped
 from grants.models.calls import Call, CallForm, call_partners
+from grants.models.eligibility_jobs import EligibilityJob, JobStatus
 from grants.models.experts import (
     CallPoolMembership,
     ExpertiseKeyword,
@@ -15,9 +22,12 @@ from grants.models.experts import (
 )
 from grants.models.payments import Instalment, Payment
 from grants.models.people import ConsortiumPartner, Organisation, RoleGrant, User
+from grants.models.ranking import RankedList
 from grants.models.records import Attachment, AuditEvent, Document, DocumentStatus, MailMessage
+from grants.models.redress import RedressRequest
 
 __all__ = [
+    "STEPPED_ASIDE",
     "Application",
     "Attachment",
     "AuditEvent",
@@ -27,15 +37,19 @@ __all__ = [
     "ConsortiumPartner",
     "Document",
     "DocumentStatus",
+    "EligibilityJob",
     "Evaluation",
     "EvaluationStatus",
     "ExpertProfile",
     "ExpertiseKeyword",
     "Instalment",
+    "JobStatus",
     "MailMessage",
     "Organisation",
     "Payment",
     "PoolStatus",
+    "RankedList",
+    "RedressRequest",
     "Report",
     "RoleGrant",
     "Timestamped",

@@ -49,6 +49,9 @@ class Application(Timestamped, Base):
     declaration_signed: Mapped[bool] = mapped_column(default=False)
     submitted_at: Mapped[datetime | None]
     content_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The organisation's profile as it was at submission: eligibility reads it, never the
+    # live profile, so a later edit cannot change the evidence. None: submitted before.
+    organisation_snapshot: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     eligibility: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     consensus: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     total_score: Mapped[Decimal | None]
@@ -99,6 +102,16 @@ class EvaluationStatus(StrEnum):
     CONFLICT = "conflict"
     ACCEPTED = "accepted"
     SUBMITTED = "submitted"
+    # The expert turned the assignment down (busy, outside their field): another takes it.
+    DECLINED = "declined"
+    # Set aside by an upheld evaluation redress: the application is evaluated again by others.
+    SUPERSEDED = "superseded"
+
+
+# Evaluations whose expert no longer works on the application.
+STEPPED_ASIDE = frozenset(
+    {EvaluationStatus.CONFLICT, EvaluationStatus.DECLINED, EvaluationStatus.SUPERSEDED}
+)
 
 
 class Evaluation(Timestamped, Base):
@@ -113,6 +126,12 @@ class Evaluation(Timestamped, Base):
     scores: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     total: Mapped[Decimal | None]
     submitted_at: Mapped[datetime | None]
+    # When the scores are due (the call's evaluation days from the assignment); None for
+    # evaluations assigned before deadlines were kept.
+    due_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    # Why an officer reopened submitted scores (the last time); the trail keeps every one.
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
 
     application: Mapped[Application] = relationship(back_populates="evaluations")
     evaluator: Mapped[User] = relationship()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -88,6 +89,12 @@ class Call(Timestamped, Base):
     divergence_limit: Mapped[Decimal] = mapped_column(default=Decimal("2.00"), server_default="2")
     # Calendar days an ineligible or rejected applicant has to ask for redress.
     redress_days: Mapped[int] = mapped_column(default=5, server_default="5")
+    # Experts must work in another country than the applicant's (a conflict otherwise).
+    evaluators_from_other_countries: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
+    # Calendar days an expert has to submit scores, counted from the assignment.
+    evaluation_days: Mapped[int] = mapped_column(default=14, server_default="14")
     # The partner accountable for the call; calls made before partners were kept have none.
     managing_partner_id: Mapped[int | None] = mapped_column(ForeignKey("consortium_partners.id"))
 
@@ -111,6 +118,7 @@ class Call(Timestamped, Base):
         CheckConstraint("reserve >= 0 AND reserve < budget", name="reserve_within_budget"),
         CheckConstraint("divergence_limit > 0", name="divergence_limit_positive"),
         CheckConstraint("redress_days > 0", name="redress_days_positive"),
+        CheckConstraint("evaluation_days > 0", name="evaluation_days_positive"),
         CheckConstraint("cost_basis IN ('lump_sum', 'costs')", name="cost_basis"),
     )
 

@@ -60,6 +60,11 @@ class ExpertProfile(Timestamped, Base):
     # ISO 639-1 codes of the languages the expert can evaluate in, sorted.
     languages: Mapped[list[Any]] = mapped_column(default=list)
     bio: Mapped[str] = mapped_column(Text, default="")
+    # The organisation's registration or VAT number, compared with applicants' (optional).
+    organisation_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # Organisations the expert declares a tie with (workflows.conflicts.Tie as JSON):
+    # [{name, number, relation}], compared with each applicant.
+    declared_ties: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     user: Mapped[User] = relationship()
     keywords: Mapped[list[ExpertiseKeyword]] = relationship(

@@ -109,8 +109,21 @@ class Organisation(Timestamped, Base):
     balance_sheet: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
     # autonomous / partner / linked (Recommendation 2003/361/EC, Annex art. 3)
     enterprise_type: Mapped[str] = mapped_column(String(20), default="autonomous")
-    # [{name, relation: partner|linked, share_percent, headcount, turnover, balance_sheet}]
+    # The year of the latest closed accounts the figures above come from (None: not said).
+    accounts_year: Mapped[int | None]
+    # The same figures for the year before: a category changes only after two years (art. 4(2)).
+    previous_headcount: Mapped[Decimal | None]
+    previous_turnover: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    previous_balance_sheet: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    # The category the enterprise held until now (None: the year before's is taken).
+    held_category: Mapped[str | None] = mapped_column(String(10))
+    # No closed year yet: the figures are a good-faith estimate for the current year.
+    newly_established: Mapped[bool] = mapped_column(default=False)
+    # [{name, holder_type, direction: holds_us|held_by_us, relation: partner|linked,
+    #   share_percent, headcount, turnover, balance_sheet, invested}] (workflows.sme_status)
     related_enterprises: Mapped[list[Any]] = mapped_column(default=list)
+    # [{of, name, headcount, turnover, balance_sheet}]: enterprises linked to a related one
+    related_links: Mapped[list[Any]] = mapped_column(default=list)
     # [{granting_authority, amount, granted_on}] over the last three fiscal years
     de_minimis_aid: Mapped[list[Any]] = mapped_column(default=list)
     sme_category: Mapped[str | None] = mapped_column(String(10))

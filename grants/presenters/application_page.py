@@ -27,9 +27,10 @@ ACTION_LABELS = {
     "prepare_prefinancing": "Pre-financing prepared",
     "upload_attachment": "File uploaded",
     "replace_attachment": "File replaced",
+    "request_redress": "Redress requested",
 }
 
-_WORKFLOW_OF_ENTITY = {"payment": "payment", "call": "call"}
+_WORKFLOW_OF_ENTITY = {"payment": "payment", "call": "call", "redress": "redress"}
 
 
 def event_label(event: AuditEvent, application: Application | None = None) -> str:

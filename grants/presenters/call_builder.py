@@ -184,8 +184,10 @@ def _evaluation(values: MultiDict[str, str], rules: CallRules) -> None:
         values[f"criteria.{row}.key"] = ""
     values["threshold_total"] = plain(rules.threshold_total)
     values["divergence_limit"] = plain(rules.divergence_limit)
+    _flag(values, "evaluators_from_other_countries", rules.evaluators_from_other_countries)
     for name in (
         "experts_per_application",
+        "evaluation_days",
         "redress_days",
         "acceptance_days",
         "report_window_days",

@@ -12,7 +12,17 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from grants.models import Application, Call, Evaluation, Instalment, Payment
-from grants.services import access, awards, calls, expectations, organisations, payments, staff
+from grants.services import (
+    access,
+    awards,
+    calls,
+    conflicts,
+    expectations,
+    organisations,
+    payments,
+    redress,
+    staff,
+)
 from grants.services.actor import Actor
 from grants.services.role_holders import people_holding
 from workflows import engine
@@ -119,14 +129,25 @@ def officer(session: Session, actor: Actor, wanted: str, page: int, size: int) -
         **by_status(session, actor, wanted, page, size),
         "call_rows": call_rows(session),
         "duplicates": organisations.duplicate_registrations(session),
+        "redress_waiting": redress.pending(session),
     }
 
 
 def evaluator(session: Session, actor: Actor) -> dict[str, Any]:
-    evaluations = session.scalars(
-        select(Evaluation).where(Evaluation.evaluator_id == actor.user_id).order_by(Evaluation.id)
+    evaluations = list(
+        session.scalars(
+            select(Evaluation)
+            .where(Evaluation.evaluator_id == actor.user_id)
+            .order_by(Evaluation.id)
+        )
     )
-    return {"evaluations": list(evaluations)}
+    # A conflict that came to light after the assignment closes the proposal to the expert:
+    # the list says so instead of offering a link that answers 404.
+    found = conflicts.detected_matrix(
+        session, [e.application for e in evaluations], [actor.user_id or 0]
+    )
+    detected = {app_id: [c.reason for c in hits] for (app_id, _), hits in found.items()}
+    return {"evaluations": evaluations, "detected": detected}
 
 
 # The stage of a pre-financing instalment that has no payment row yet.

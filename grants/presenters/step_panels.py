@@ -9,11 +9,20 @@ from sqlalchemy.orm import Session
 
 from grants.formatting import format_eur
 from grants.models import Application, Instalment, User
-from grants.services import applications, awards, eligibility, evaluation, payments, reporting
+from grants.presenters import eligibility as eligibility_page
+from grants.services import (
+    applications,
+    awards,
+    conflicts,
+    eligibility,
+    evaluation,
+    payments,
+    reporting,
+)
 from grants.services.actor import Actor
 from grants.services.role_holders import people_holding
 from workflows import scoring
-from workflows.eligibility import MANUAL_CHECKS
+from workflows.eligibility import MANUAL_CHECKS, OVERRIDE_REASON_MAX
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
 
@@ -29,16 +38,26 @@ def submit(session: Session, application: Application, who: Actor) -> dict[str, 
 
 
 def check_eligibility(session: Session, application: Application, who: Actor) -> dict[str, Any]:
+    profile = eligibility.evidence_profile(application)
     return {
         "proposed_checks": eligibility.proposed_checks(application),
         "manual_checks": MANUAL_CHECKS,
+        "profile_from_submission": profile.from_submission,
+        "profile_figures": eligibility_page.profile_figures(profile),
+        "override_reason_max": OVERRIDE_REASON_MAX,
     }
 
 
 def assign_evaluators(session: Session, application: Application, who: Actor) -> dict[str, Any]:
     assigned = {e.evaluator_id for e in application.evaluations}
     # The officer assigning never evaluates the same application, whatever roles they hold.
-    return {"evaluator_choices": active_evaluators(session, assigned | {who.user_id or 0})}
+    candidates = active_evaluators(session, assigned | {who.user_id or 0})
+    found = conflicts.detected(session, application, [u.id for u in candidates])
+    return {
+        "evaluator_choices": [u for u in candidates if not found.get(u.id)],
+        # Shown with the reasons, so the officer sees why an expert cannot be chosen.
+        "evaluator_conflicts": [(u, found[u.id]) for u in candidates if found.get(u.id)],
+    }
 
 
 def close_evaluation(session: Session, application: Application, who: Actor) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from grants.db import utcnow
-from grants.models import Application, Call, Document, Evaluation, EvaluationStatus, Payment
+from grants.models import STEPPED_ASIDE, Application, Call, Document, Evaluation, Payment
+from grants.services import conflicts
 from grants.services.actor import Actor
 from grants.services.workflow import NotFound, application_workflow
 from workflows.call import CallState
@@ -29,7 +30,7 @@ def visible_applications_query(actor: Actor) -> Select[tuple[Application]]:
         case Role.EVALUATOR:
             query = query.join(Evaluation).where(
                 Evaluation.evaluator_id == actor.user_id,
-                Evaluation.status != EvaluationStatus.CONFLICT,
+                Evaluation.status.not_in(STEPPED_ASIDE),
             )
         case Role.FINANCE:
             query = query.where(Application.status.in_(FINANCE_STATES))
@@ -46,7 +47,7 @@ def can_view(actor: Actor, application: Application) -> bool:
             return actor.organisation_id == application.organisation_id
         case Role.EVALUATOR:
             return any(
-                e.evaluator_id == actor.user_id and e.status != EvaluationStatus.CONFLICT
+                e.evaluator_id == actor.user_id and e.status not in STEPPED_ASIDE
                 for e in application.evaluations
             )
         case Role.FINANCE:
@@ -79,6 +80,14 @@ def can_view_document(actor: Actor, document: Document) -> bool:
     )
 
 
+def conflict_detected(session: Session, actor: Actor, application: Application) -> bool:
+    """Whether ``actor`` is an expert with a conflict detected with the application: one
+    assigned before it came to light (a profile changed) no longer sees the application."""
+    if actor.role != Role.EVALUATOR or actor.user_id is None:
+        return False
+    return bool(conflicts.detected_for(session, application, actor.user_id))
+
+
 def visible_payment(session: Session, actor: Actor, payment_id: int) -> Payment:
     """A payment instalment of an application this person may see, or NotFound."""
     payment = session.get(Payment, payment_id)
@@ -94,6 +103,8 @@ def visible_application(session: Session, actor: Actor, application_id: int) -> 
     if application is None:
         raise NotFound(f"no application {application_id}")
     require_view(actor, application)
+    if conflict_detected(session, actor, application):
+        raise NotFound(f"no application {application_id}")
     return application
 
 
@@ -109,6 +120,8 @@ def own_evaluation(session: Session, actor: Actor, evaluation_id: int) -> Evalua
     """Only the expert it is assigned to may open an evaluation."""
     found = session.get(Evaluation, evaluation_id)
     if found is None or found.evaluator_id != actor.user_id:
+        raise NotFound(f"no evaluation {evaluation_id}")
+    if found.status not in STEPPED_ASIDE and conflict_detected(session, actor, found.application):
         raise NotFound(f"no evaluation {evaluation_id}")
     return found
 

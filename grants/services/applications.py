@@ -42,7 +42,7 @@ from grants.models import (
     Document,
     Organisation,
 )
-from grants.services import audit, partners
+from grants.services import audit, organisations, partners
 from grants.services.actor import Actor
 from grants.services.workflow import (
     StepResult,
@@ -420,7 +420,13 @@ def submit(
             "missing_fields": missing_for_submission(application),
             "declaration_signed": application.declaration_signed,
         },
-        changes={"submitted_at": now, "content_sha256": digest, "submission_token": token},
+        changes={
+            "submitted_at": now,
+            "content_sha256": digest,
+            "submission_token": token,
+            # Eligibility reads the profile as it was now, whatever is edited later.
+            "organisation_snapshot": organisations.profile_snapshot(application.organisation),
+        },
         details={
             "submitted_at": f"{local_time(now, call.timezone)} ({utc_time(now)})",
             "content_sha256": digest,

@@ -343,7 +343,11 @@ def for_download(
 ) -> tuple[Attachment, bytes]:
     """The attachment and its bytes, checked against the recorded sha256."""
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None or not can_download(actor, attachment):
+    if (
+        attachment is None
+        or not can_download(actor, attachment)
+        or access.conflict_detected(session, actor, attachment.application)
+    ):
         raise NotFound(f"no attachment {attachment_id}")
     data = storage.read(attachment.storage_key)
     if sha256_hex(data) != attachment.sha256:

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from grants import programme
 from grants.db import utcnow
+from grants.errors import NotFound
 from grants.formatting import format_eur, local_time
-from grants.models import Application, Call, Organisation
+from grants.models import Application, Call, Organisation, RankedList
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
 from grants.services.workflow import (
-    PlannedStep,
     StepResult,
     apply,
-    apply_many,
     apply_with_reason,
     load_application,
     load_call,
     load_own_application,
 )
 from workflows import ranking
-from workflows.call import CallState
-from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.money import prefinancing_amount
 from workflows.registry import application_states_where
@@ -68,100 +65,42 @@ def pending_count(session: Session, call_id: int) -> int:
     )
 
 
-def _result_details(application: Application, placement: ranking.Placement) -> dict[str, object]:
-    consensus = application.consensus or {}
-    reasons = "; ".join(consensus.get("reasons", [])) if placement.outcome == "rejected" else ""
-    return {
-        "outcome": placement.outcome,
-        "rank": placement.rank or "",
-        "reserve_position": placement.reserve_position or "",
-        "total": consensus.get("total", ""),
-        "amount": format_eur(application.requested_amount),
-        "reasons": reasons,
-    }
+def rank_call(
+    session: Session, actor: Actor, call_id: int, *, now: datetime | None = None
+) -> list[ranking.Placement]:
+    """Rank the call's current batch and approve it as it stands (commands, the demo, tests;
+    officers go through the preview, ``ranking_lists.preview`` then ``approve``)."""
+    from grants.services import ranking_lists  # it builds on this module's budget sums
+
+    return ranking_lists.approve(session, actor, call_id, now=now).placements
 
 
-def rank_call(session: Session, actor: Actor, call_id: int) -> list[ranking.Placement]:
-    """Rank every evaluated application of the call and fund down to the budget line."""
-    require_role(actor, Role.OFFICER)
-    call = load_call(session, call_id)
-    batch = call.batch_ranking and call.status == CallState.PUBLISHED
-    if call.status != CallState.EVALUATING and not batch:
-        raise TransitionRefused(
-            _("ranking happens once the call is closed and in evaluation")
-            if call.batch_ranking
-            else _(
-                "ranking happens once the call is closed and in evaluation "
-                "(this call has no cut-off batches)"
-            )
-        )
-    pending = 0 if batch else pending_count(session, call.id)
-    if pending:
-        raise TransitionRefused(
-            _(
-                "%(count)s application(s) are still in eligibility or evaluation; "
-                "finish them first",
-                count=pending,
-            )
-        )
-    evaluated = session.scalars(
-        select(Application)
-        .where(Application.call_id == call.id, Application.status == AppState.EVALUATED)
-        .order_by(Application.id)
-        .with_for_update(of=Application)
-        # What the result letters and notices read, loaded for all in a few queries.
-        .options(selectinload(Application.organisation).selectinload(Organisation.users))
-    ).all()
-    if not evaluated:
-        raise TransitionRefused(_("no evaluated application is waiting to be ranked"))
-    candidates = []
-    for application in evaluated:
-        consensus = application.consensus or {}
-        assert application.submitted_at is not None and application.requested_amount is not None
-        candidates.append(
-            ranking.Candidate(
-                application_id=application.id,
-                scores={k: Decimal(v["score"]) for k, v in consensus["criteria"].items()},
-                ranking_total=Decimal(consensus["ranking_total"]),
-                passed=bool(consensus["passed"]),
-                submitted_at=application.submitted_at,
-                amount=application.requested_amount,
-            )
-        )
-    placements = ranking.rank(candidates, budget_remaining(session, call))
-    by_id = {a.id: a for a in evaluated}
-    # One transaction (a ranking is all or nothing), written a batch at a time: a few
-    # statements per batch whatever the number of applications.
-    for start in range(0, len(placements), RANKING_BATCH):
-        batch = placements[start : start + RANKING_BATCH]
-        apply_many(session, actor, [_rank_step(by_id[p.application_id], p) for p in batch])
-    return placements
+def lock_call_of(session: Session, application_id: int) -> Call:
+    """The application's call, locked: every change of a call's budget (ranking, promotion,
+    decline, expiry, termination) queues here, always before the application row."""
+    call_id = session.scalar(select(Application.call_id).where(Application.id == application_id))
+    if call_id is None:
+        raise NotFound(f"no application {application_id}")
+    return load_call(session, call_id)
 
 
-RANKING_BATCH = 500
+# The system acts for nobody: the trail names it and the cause instead of a person.
+SYSTEM_NAME = "Cascade (automatic)"
 
 
-def _rank_step(application: Application, placement: ranking.Placement) -> PlannedStep:
-    return PlannedStep(
-        application,
-        "rank",
-        facts={"ranking_outcome": placement.outcome},
-        changes={
-            "rank": placement.rank,
-            "awarded_amount": application.requested_amount
-            if placement.outcome == ranking.SELECTED
-            else None,
-        },
-        audit_extra={"reserve_position": placement.reserve_position},
-        details=_result_details(application, placement),
-    )
+def system_actor() -> Actor:
+    return Actor(user_id=None, name=SYSTEM_NAME, role=Role.OFFICER)
 
 
-def promote(session: Session, actor: Actor, application_id: int) -> StepResult:
-    """A selected voucher was declined or budget was freed: the next on the reserve list."""
-    require_role(actor, Role.OFFICER)
-    application = load_application(session, application_id)
-    call = load_call(session, application.call_id)
+def _promote(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    call: Call,
+    *,
+    reason: str,
+    audit_extra: dict[str, object] | None = None,
+) -> StepResult:
     amount = application.requested_amount or Decimal(0)
     return apply(
         session,
@@ -170,15 +109,73 @@ def promote(session: Session, actor: Actor, application_id: int) -> StepResult:
         "promote",
         facts={"amount": amount, "budget_remaining": budget_remaining(session, call)},
         changes={"awarded_amount": amount},
+        audit_extra=audit_extra,
         details={
             "outcome": "selected",
             "rank": application.rank or "",
             "reserve_position": "",
             "total": (application.consensus or {}).get("total", ""),
             "amount": format_eur(amount),
-            "reasons": "Promoted from the reserve list after budget was released.",
+            "reasons": reason,
         },
     )
+
+
+def promote(session: Session, actor: Actor, application_id: int) -> StepResult:
+    """A selected voucher was declined or budget was freed: the next on the reserve list."""
+    require_role(actor, Role.OFFICER)
+    call = lock_call_of(session, application_id)
+    application = load_application(session, application_id)
+    return _promote(
+        session,
+        actor,
+        application,
+        call,
+        reason="Promoted from the reserve list after budget was released.",
+    )
+
+
+def reserve_list(session: Session, call_id: int) -> list[Application]:
+    """The call's reserves in list order: the approved lists in turn, each in its order;
+    reserves ranked before lists were kept come last, by rank."""
+    order: dict[int, int] = {}
+    for entries in session.scalars(
+        select(RankedList.entries).where(RankedList.call_id == call_id).order_by(RankedList.id)
+    ):
+        for entry in entries:
+            if entry["outcome"] == ranking.RESERVE:
+                order.setdefault(int(entry["application_id"]), len(order))
+    reserves = session.scalars(
+        select(Application)
+        .where(Application.call_id == call_id, Application.status == AppState.RESERVE)
+        .order_by(Application.rank, Application.id)
+    ).all()
+    return sorted(reserves, key=lambda a: order.get(a.id, len(order)))
+
+
+def promote_reserves(session: Session, call: Call, *, cause: str) -> list[StepResult]:
+    """Budget came back to the (locked) call: promote the first reserve whose amount fits,
+    again while one fits. Each promotion is the system's, naming ``cause``."""
+    promoted: list[StepResult] = []
+    while True:
+        reserves = reserve_list(session, call.id)
+        chosen = ranking.reserve_to_promote(
+            [(a.id, a.requested_amount or Decimal(0)) for a in reserves],
+            budget_remaining(session, call),
+        )
+        if chosen is None:
+            return promoted
+        application = load_application(session, chosen)
+        promoted.append(
+            _promote(
+                session,
+                system_actor(),
+                application,
+                call,
+                reason=f"Promoted from the reserve list: {cause}.",
+                audit_extra={"automatic": True, "cause": cause},
+            )
+        )
 
 
 def organisation_awarded_total(session: Session, application: Application) -> Decimal:
@@ -309,9 +306,10 @@ def accept(
 
 
 def decline(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:
-    """The SME turns the voucher down; its budget goes back to the call for the reserve list."""
+    """The SME turns the voucher down; its budget goes to the reserve list at once."""
+    call = lock_call_of(session, application_id)
     application = load_own_application(session, actor, application_id)
-    return apply_with_reason(
+    result = apply_with_reason(
         session,
         actor,
         application,
@@ -319,3 +317,50 @@ def decline(session: Session, actor: Actor, application_id: int, *, reason: str)
         reason,
         audit_extra={"released": application.awarded_amount},
     )
+    promote_reserves(session, call, cause=f"{application.reference} declined the voucher")
+    return result
+
+
+def expire_offer(session: Session, application_id: int, now: datetime) -> StepResult | None:
+    """The acceptance deadline passed unanswered: the system lets the offer expire and the
+    budget goes to the reserve list. None when it was answered meanwhile."""
+    call = lock_call_of(session, application_id)
+    application = load_application(session, application_id)
+    deadline = application.offer_deadline
+    if application.status != AppState.OFFERED or deadline is None or now < deadline:
+        return None
+    result = apply(
+        session,
+        system_actor(),
+        application,
+        "expire_offer",
+        facts={"offer_deadline": deadline},
+        audit_extra={
+            "automatic": True,
+            "cause": "the acceptance deadline passed",
+            "released": application.awarded_amount,
+        },
+        details={
+            "acceptance_deadline": local_time(deadline, call.timezone),
+            "amount": format_eur(application.awarded_amount),
+        },
+        now=now,
+    )
+    promote_reserves(session, call, cause=f"the offer to {application.reference} expired")
+    return result
+
+
+def expire_due_offers(session: Session, now: datetime) -> list[str]:
+    """Every offer whose acceptance deadline has passed expires (``cascade remind``);
+    returns the references of those that expired now."""
+    due = session.scalars(
+        select(Application.id)
+        .where(Application.status == AppState.OFFERED, Application.offer_deadline <= now)
+        .order_by(Application.id)
+    ).all()
+    expired = []
+    for application_id in due:
+        result = expire_offer(session, application_id, now)
+        if result is not None:
+            expired.append(result.event.entity_id)
+    return expired

@@ -303,6 +303,13 @@ def _read_evaluation(read: _Reader, rules: CallRules) -> CallRules:
         divergence_limit=read.number(
             "divergence_limit", numbers.parse_decimal, rules.divergence_limit
         ),
+        evaluators_from_other_countries=read.flag("evaluators_from_other_countries"),
+        # Left empty: the call keeps the days it has (14 unless changed).
+        evaluation_days=read.number(
+            "evaluation_days", numbers.parse_integer, rules.evaluation_days, **whole
+        )
+        if read.raw("evaluation_days")
+        else rules.evaluation_days,
         redress_days=read.number("redress_days", numbers.parse_integer, 5, **whole),
         acceptance_days=read.number("acceptance_days", numbers.parse_integer, 14, **whole),
         report_window_days=read.number("report_window_days", numbers.parse_integer, 30, **whole),

@@ -83,6 +83,8 @@ def rules_of(call: Call) -> CallRules:
         threshold_total=call.threshold_total,
         experts_per_application=call.evaluators_per_application,
         divergence_limit=call.divergence_limit,
+        evaluators_from_other_countries=call.evaluators_from_other_countries,
+        evaluation_days=call.evaluation_days,
         redress_days=call.redress_days,
         acceptance_days=call.offer_acceptance_days,
         report_window_days=call.report_window_days,
@@ -155,6 +157,8 @@ def spec_of(rules: CallRules, form: list[dict[str, object]]) -> calls.CallSpec:
         reserve=rules.reserve,
         eligibility_rules=eligibility_rules_json(rules.eligibility),
         divergence_limit=rules.divergence_limit,
+        evaluators_from_other_countries=rules.evaluators_from_other_countries,
+        evaluation_days=rules.evaluation_days,
         redress_days=rules.redress_days,
     )
 

@@ -73,6 +73,8 @@ class CallSpec:
     )
     divergence_limit: Decimal = Decimal("2")
     redress_days: int = 5
+    evaluators_from_other_countries: bool = False
+    evaluation_days: int = 14
 
 
 def _timing_errors(spec: CallSpec) -> dict[str, str]:
@@ -105,8 +107,9 @@ def _column_errors(spec: CallSpec) -> dict[str, str]:
         errors["prefinancing_percent"] = _("the pre-financing must be between 0% and 100%")
     if spec.divergence_limit <= 0:
         errors["divergence_limit"] = _("the divergence limit must be more than zero")
-    if spec.redress_days <= 0:
-        errors["redress_days"] = _("give a number of days of at least 1")
+    for name in ("redress_days", "evaluation_days"):
+        if getattr(spec, name) <= 0:
+            errors[name] = _("give a number of days of at least 1")
     return errors
 
 
@@ -178,6 +181,8 @@ def call_columns(spec: CallSpec) -> dict[str, Any]:
         "eligibility_rules": dict(spec.eligibility_rules),
         "divergence_limit": spec.divergence_limit,
         "redress_days": spec.redress_days,
+        "evaluators_from_other_countries": spec.evaluators_from_other_countries,
+        "evaluation_days": spec.evaluation_days,
     }
 
 

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import object_session
+
 from grants.models import Application
+from grants.services.redress_window import window_of
 from workflows.states import DeadlineRule
 
 
@@ -26,21 +29,14 @@ def _planned_end(application: Application) -> date | None:
         return None
 
 
-def _decided_at(application: Application) -> datetime | None:
-    raw = (application.eligibility or {}).get("decided_at")
-    try:
-        return datetime.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def due_date(application: Application, rule: DeadlineRule) -> datetime | date | None:
     match rule:
         case DeadlineRule.CALL_DEADLINE:
             return application.call.deadline
         case DeadlineRule.REDRESS_WINDOW:
-            decided = _decided_at(application)
-            return decided + timedelta(days=application.call.redress_days) if decided else None
+            session = object_session(application)
+            window = window_of(session, application) if session is not None else None
+            return window.last_moment if window else None
         case DeadlineRule.OFFER_ACCEPTANCE:
             return application.offer_deadline
         case DeadlineRule.REPORT_DUE:

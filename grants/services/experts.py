@@ -40,7 +40,7 @@ from grants.services.organisations.profile_form import _bounded, _Checker, _requ
 from grants.services.partners import _DOMAIN
 from grants.services.role_holders import people_holding
 from grants.services.workflow import flush_or_refuse, load_locked
-from workflows import registration_numbers
+from workflows import conflicts, registration_numbers
 from workflows.errors import TransitionRefused
 from workflows.i18n import N_, _
 from workflows.roles import Role
@@ -58,12 +58,24 @@ LABELS = {
     "other_languages": N_("Other languages"),
     "keyword_ids": N_("Expertise"),
     "bio": N_("Short biography"),
+    "organisation_number": N_("Organisation's registration or VAT number"),
+    "ties": N_("Organisations you are tied to"),
     "user_ids": N_("Experts to invite"),
     "max_applications": N_("Applications you can take"),
     "availability_note": N_("Availability"),
     "decline_reason": N_("Reason"),
 }
-PROFILE_FIELDS = ("country", "organisation", "organisation_domain", "languages", "bio")
+PROFILE_FIELDS = (
+    "country",
+    "organisation",
+    "organisation_number",
+    "organisation_domain",
+    "languages",
+    "bio",
+    "declared_ties",
+)
+# Empty rows the profile form offers below the declared ties, to add some.
+EMPTY_TIE_ROWS = 2
 KEYWORD_MAX = 100
 BIO_MAX = 1500
 NOTE_MAX = 1000
@@ -91,6 +103,8 @@ PUBLIC_MAIL_DOMAINS = frozenset(
 def error_label(key: str) -> str:
     """How an error key reads in an error summary; a per-row key (``label-7``,
     ``max_applications-12``) reads as its field."""
+    if key.startswith("ties."):
+        return _(LABELS["ties"])
     name = key if key in LABELS else key.rpartition("-")[0]
     return _(LABELS[name]) if name in LABELS else key
 
@@ -331,6 +345,8 @@ def form_values(user: User, profile: ExpertProfile | None) -> dict[str, Any]:
             "other_languages": "",
             "keyword_ids": [],
             "bio": "",
+            "organisation_number": "",
+            "ties": [{}] * EMPTY_TIE_ROWS,
         }
     return {
         "country": profile.country,
@@ -340,6 +356,8 @@ def form_values(user: User, profile: ExpertProfile | None) -> dict[str, Any]:
         "other_languages": ", ".join(c for c in profile.languages if c not in EU_LANGUAGES),
         "keyword_ids": [str(k.id) for k in profile.keywords],
         "bio": profile.bio,
+        "organisation_number": profile.organisation_number,
+        "ties": [*profile.declared_ties, *[{}] * EMPTY_TIE_ROWS],
     }
 
 
@@ -373,6 +391,14 @@ def _keywords(
     return sorted(found.values(), key=lambda k: (k.label.lower(), k.id))
 
 
+def _ties(raw: object, c: _Checker) -> list[dict[str, str]]:
+    """The organisations the expert declares a tie with, as the profile stores them."""
+    rows = [r for r in raw if isinstance(r, Mapping)] if isinstance(raw, list) else []
+    ties, errors = conflicts.parse_ties(rows)
+    c.errors.update(errors)
+    return conflicts.ties_json(ties)
+
+
 def validate_profile(
     session: Session, data: Mapping[str, Any], *, held_keyword_ids: Collection[int] = ()
 ) -> dict[str, Any]:
@@ -401,6 +427,12 @@ def validate_profile(
         ),
         "languages": _languages(data, c),
         "bio": c.check("bio", lambda: _bounded(str(data.get("bio") or "").strip(), BIO_MAX), ""),
+        "organisation_number": c.check(
+            "organisation_number",
+            lambda: _bounded(_text(data.get("organisation_number")), conflicts.TIE_NUMBER_MAX),
+            "",
+        ),
+        "declared_ties": _ties(data.get("ties"), c),
         "keywords": _keywords(session, data.get("keyword_ids"), held_keyword_ids, c),
     }
     if c.errors:
@@ -444,6 +476,9 @@ def save_profile(
     )
     if "organisation_domain" not in data:
         data = {**data, "organisation_domain": default_domain(user)}
+    if "ties" not in data:
+        # A command or the demo saving the rest leaves the declared ties as they are.
+        data = {**data, "ties": list(profile.declared_ties) if profile else []}
     held = {k.id for k in profile.keywords} if profile else set()
     values = validate_profile(session, data, held_keyword_ids=held)
     before = profile_snapshot(profile) if profile else {}

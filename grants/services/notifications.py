@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,9 @@ from grants.services import mail
 from grants.services.actor import Actor
 from grants.services.expectations import report_due
 from grants.services.role_holders import people_holding
+from workflows.redress import CHALLENGEABLE, last_day
 from workflows.roles import Role
+from workflows.voucher import AppState
 
 if TYPE_CHECKING:
     from grants.services.workflow import Subject
@@ -179,8 +181,22 @@ def context_for(step: Step, subject: Subject, dest: str, event: AuditEvent) -> d
         "eligibility": application.eligibility or {},
         "report": _OnRead(lambda: _latest_report(application)),
         "report_due": report_due(application),
+        "redress": subject.entity if subject.entity_type == "redress" else None,
+        "redress_until": _redress_until(application, dest, event),
         "programme": programme.PROGRAMME_NAME,
     }
+
+
+def _redress_until(application: Application, dest: str, event: AuditEvent) -> datetime | None:
+    """The last moment of the redress window a decision letter opens (None: it opens none).
+    The decision is this step's, so its time is the event's."""
+    if dest not in CHALLENGEABLE:
+        return None
+    decided = (
+        (application.eligibility or {}).get("decided_at") if dest == AppState.INELIGIBLE else None
+    )
+    moment = datetime.fromisoformat(decided) if decided else event.occurred_at
+    return last_day(moment, application.call.redress_days, application.call.timezone)
 
 
 def _key(event: AuditEvent, mail_name: str, address: str) -> str:

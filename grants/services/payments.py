@@ -344,7 +344,9 @@ def close(session: Session, actor: Actor, application_id: int) -> StepResult:
 
 
 def terminate(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:
-    """End the agreement; anything paid beyond the approved costs is to be recovered."""
+    """End the agreement; anything paid beyond the approved costs is to be recovered. The
+    activity was under way: the freed budget is not promoted automatically (the officer
+    may promote a reserve by hand while there is time to carry it out)."""
     application = load_application(session, application_id)
     report = latest_report(application)
     approved = report.approved_costs if report else None

@@ -21,7 +21,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from grants.db import Base, utcnow
 from grants.errors import NotFound, require_own
-from grants.models import Application, AuditEvent, Call, Document, Payment
+from grants.models import Application, AuditEvent, Call, Document, Payment, RedressRequest
 from grants.services import audit, documents, notifications
 from grants.services.actor import Actor
 from workflows import engine
@@ -31,8 +31,11 @@ from workflows.errors import TransitionRefused
 from workflows.guards import TransitionContext
 from workflows.i18n import _
 from workflows.payment import PAYMENT_V1
+from workflows.redress import REDRESS_V1
 
 M = TypeVar("M", bound=Base)
+# What a step moves: each has a status run by a workflow.
+Entity = Application | Call | Payment | RedressRequest
 
 
 def application_workflow(application: Application) -> WorkflowDefinition:
@@ -123,20 +126,22 @@ def flush_or_refuse(session: Session) -> None:
 class Subject:
     """What a step moves: the row, its workflow, how the trail names it, its application."""
 
-    entity: Application | Call | Payment
+    entity: Entity
     definition: WorkflowDefinition
     entity_type: str
     entity_id: str
     application: Application | None
 
 
-def subject_of(entity: Application | Call | Payment) -> Subject:
+def subject_of(entity: Entity) -> Subject:
     if isinstance(entity, Application):
         return Subject(
             entity, application_workflow(entity), "application", entity.reference, entity
         )
     if isinstance(entity, Payment):
         return Subject(entity, PAYMENT_V1, "payment", str(entity.id), entity.application)
+    if isinstance(entity, RedressRequest):
+        return Subject(entity, REDRESS_V1, "redress", str(entity.id), entity.application)
     return Subject(entity, CALL_V1, "call", entity.reference, None)
 
 
@@ -144,7 +149,7 @@ def subject_of(entity: Application | Call | Payment) -> Subject:
 class PlannedStep:
     """One step to apply: what ``apply`` takes, for ``apply_many``."""
 
-    entity: Application | Call | Payment
+    entity: Entity
     trigger: str
     facts: Mapping[str, Any] | None = None
     changes: Mapping[str, Any] | None = None
@@ -224,7 +229,7 @@ def _follow_up(
 def apply(
     session: Session,
     actor: Actor,
-    entity: Application | Call | Payment,
+    entity: Entity,
     trigger: str,
     *,
     facts: Mapping[str, Any] | None = None,

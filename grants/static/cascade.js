@@ -30,6 +30,26 @@
     });
   });
 
+  // A confirmation that says how many are selected: the button's data-confirm-template has
+  // "{n}" where the number of ticked boxes named data-confirm-count goes.
+  document.querySelectorAll("[data-confirm-template]").forEach(function (button) {
+    var form = button.form;
+    var name = button.getAttribute("data-confirm-count");
+    function update() {
+      var n = form.querySelectorAll('input[name="' + name + '"]:checked').length;
+      button.setAttribute("data-confirm", button.getAttribute("data-confirm-template").replace("{n}", n));
+    }
+    form.addEventListener("change", update);
+    update();
+  });
+
+  // A page following work in the background reloads itself while the work goes on.
+  var refresh = document.querySelector("[data-refresh-seconds]");
+  if (refresh) {
+    window.setTimeout(function () { window.location.reload(); },
+      1000 * parseInt(refresh.getAttribute("data-refresh-seconds"), 10));
+  }
+
   // -- Repeatable groups (budget lines, work packages): add and remove lines, live totals. --
   function cents(text) {
     var m = /^\s*(\d+)(?:[.,](\d{1,2}))?\s*$/.exec(text || "");

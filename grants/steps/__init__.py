@@ -10,13 +10,14 @@ this registry; ``tests/unit/test_step_registry.py`` fails when a transition has 
 
 from __future__ import annotations
 
-from grants.steps import call, payment, voucher
+from grants.steps import call, payment, redress, voucher
 from grants.steps.model import Notice, Recipient, Step
 
 __all__ = ["REGISTRY", "Notice", "Recipient", "Step", "find", "label_of", "step"]
 
 REGISTRY: dict[tuple[str, str], Step] = {
-    (s.workflow, s.trigger): s for s in (*voucher.STEPS, *call.STEPS, *payment.STEPS)
+    (s.workflow, s.trigger): s
+    for s in (*voucher.STEPS, *call.STEPS, *payment.STEPS, *redress.STEPS)
 }
 
 

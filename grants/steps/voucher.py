@@ -52,15 +52,21 @@ def _check_eligibility(s: Session, a: Actor, app_id: int, form: Form) -> object:
         manual[key] = (verdict == "passed", form.get(f"evidence_{key}", ""))
     if errors:
         raise ValidationFailed(errors)
+    # An automatic check the officer turns: its box ticked, with the reason.
+    turned = [
+        name.removeprefix("override_")
+        for name in form
+        if name.startswith("override_") and not name.startswith("override_reason_")
+    ]
+    overrides = {key: form.get(f"override_reason_{key}", "") for key in turned}
     return eligibility.record_eligibility(
-        s, a, app_id, manual=manual, reasons=_text(form, "reasons")
+        s, a, app_id, manual=manual, reasons=_text(form, "reasons"), overrides=overrides
     )
 
 
-def _redress(s: Session, a: Actor, app_id: int, form: Form) -> object:
-    return eligibility.uphold_redress(
-        s, a, app_id, request=_text(form, "request"), decision=_text(form, "decision")
-    )
+# Fired inside an upheld redress request (grants/services/redress.py), whose letter and
+# notice tell the applicant.
+REDRESS_DECISION = "the redress request's decision on the application page"
 
 
 def _assign_evaluators(s: Session, a: Actor, app_id: int, form: Form) -> object:
@@ -154,19 +160,24 @@ STEPS = (
         panel="applications/steps/check_eligibility.html",
         title=_l("Record the eligibility checks"),
         button=_l("Record eligibility decision"),
+        confirm=_l(
+            "Record this eligibility decision? The application becomes eligible or "
+            "ineligible as the checks say, and the applicant receives the decision letter."
+        ),
         context=panels.check_eligibility,
         notify=(Notice(SME, "eligibility_decision"),),
     ),
     Step(
         "voucher",
         "redress",
-        done_label=_l("Redress upheld"),
-        done=_l("Redress upheld: the application is back for an eligibility check."),
-        perform=_redress,
-        panel="applications/steps/redress.html",
-        title=_l("Uphold a redress request"),
-        button=_l("Uphold redress"),
-        notify=(Notice(SME, "redress_decision"),),
+        done_label=_l("Back to eligibility after redress"),
+        performed_in=REDRESS_DECISION,
+    ),
+    Step(
+        "voucher",
+        "reevaluate",
+        done_label=_l("Back to evaluation after redress"),
+        performed_in=REDRESS_DECISION,
     ),
     Step(
         "voucher",
@@ -248,6 +259,13 @@ STEPS = (
         danger=True,
         confirm=_l("Decline this voucher? The budget goes to the next SME on the reserve list."),
         notify=(Notice(SME, "decline_confirmation"),),
+    ),
+    Step(
+        "voucher",
+        "expire_offer",
+        done_label=_l("Voucher offer expired"),
+        performed_in="`cascade remind`: the system, once the acceptance deadline has passed",
+        notify=(Notice(SME, "offer_expiry_notice"),),
     ),
     Step(
         "voucher",

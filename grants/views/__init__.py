@@ -33,16 +33,19 @@ def register_blueprints(app: Flask) -> None:
         account,
         admin,
         applications,
+        assignment,
         auditor,
         call_builder,
         call_forms,
         dashboard,
         documents,
+        eligibility_bulk,
         evaluator,
         experts,
         organisation,
         partners,
         public,
+        ranking,
     )
 
     for blueprint in (
@@ -53,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
         call_forms.bp,
         call_builder.bp,
         evaluator.bp,
+        assignment.bp,
         documents.bp,
         auditor.bp,
         organisation.bp,
@@ -60,6 +64,8 @@ def register_blueprints(app: Flask) -> None:
         experts.bp,
         account.bp,
         admin.bp,
+        ranking.bp,
+        eligibility_bulk.bp,
     ):
         app.register_blueprint(blueprint)
 

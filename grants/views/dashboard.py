@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -13,7 +12,6 @@ from grants import steps
 from grants.db import utcnow
 from grants.presenters import dashboards
 from grants.runtime import db_session, transaction
-from grants.services import awards
 from grants.views.common import (
     PAGE_SIZE,
     actor,
@@ -33,23 +31,25 @@ from workflows.roles import Role
 bp = Blueprint("dashboard", __name__)
 
 
-# Ranking is the voucher's "rank" step, done for every evaluated application of a call.
-RANK_LABEL = "Rank evaluated applications"
+# Ranking is previewed and approved on the call's ranking page (grants/views/ranking.py).
+RANKING_STATES = frozenset({CallState.EVALUATING, CallState.RESULTS, CallState.ARCHIVED})
 
 
-def call_triggers(call: Any) -> list[tuple[str, str]]:
-    """The call-level buttons an officer sees: what the call workflow allows, plus ranking."""
+def ranking_link(call: Any) -> bool:
+    """Whether the call has a ranking to preview or approved lists to read."""
+    return call.status in RANKING_STATES or (call.batch_ranking and call.status != CallState.DRAFT)
+
+
+def call_triggers(call: Any) -> list[tuple[str, str, str]]:
+    """The call-level buttons an officer sees (trigger, label, the question an irreversible
+    one asks first): what the call workflow allows."""
     # A draft is published from the call builder's review, which shows what still stops it.
-    triggers = [
-        (t, CALL_V1.label(t))
-        for t in engine.available_triggers(CALL_V1, call.status, role())
-        if t != "publish"
-    ]
-    if role() == Role.OFFICER and (
-        call.status == CallState.EVALUATING
-        or (call.batch_ranking and call.status == CallState.PUBLISHED)
-    ):
-        triggers.append(("rank", RANK_LABEL))
+    triggers = []
+    for trigger in engine.available_triggers(CALL_V1, call.status, role()):
+        step = steps.find("call", trigger)
+        if trigger != "publish":
+            confirm = str(step.confirm) if step and step.confirm else ""
+            triggers.append((trigger, CALL_V1.label(trigger), confirm))
     return triggers
 
 
@@ -94,6 +94,7 @@ def _officer() -> str:
     data = dashboards.officer(db_session(), actor(), _wanted_status(), page_number(), PAGE_SIZE)
     for row in data["call_rows"]:
         row["triggers"] = call_triggers(row["call"])
+        row["ranking"] = ranking_link(row["call"])
     return render_template("dashboard/officer.html", now=utcnow(), **_listed(data))
 
 
@@ -124,28 +125,14 @@ def _admin() -> str:
 @roles_required(Role.OFFICER)
 def call_action(call_id: int, trigger: str) -> Response:
     step = steps.find("call", trigger)
-    if trigger != "rank" and (step is None or step.perform is None):
+    if step is None or step.perform is None:
         abort(404)
     back = safe_next(url_for("dashboard.index"))
     try:
         with transaction() as session:
-            if trigger == "rank":
-                placements = awards.rank_call(session, actor(), call_id)
-            else:
-                assert step is not None and step.perform is not None
-                result = step.perform(session, actor(), call_id, request.form)
+            result = step.perform(session, actor(), call_id, request.form)
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(back)
-    if trigger == "rank":
-        tally = Counter(p.outcome for p in placements)
-        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(tally.items()))
-        flash_done(
-            _("Ranking done: %(summary)s. Result letters are being generated.", summary=summary)
-        )
-    else:
-        assert step is not None
-        flash_done(
-            step.done.format(state=_(CALL_V1.fact(getattr(result, "dest", "")).label).lower())
-        )
+    flash_done(step.done.format(state=_(CALL_V1.fact(getattr(result, "dest", "")).label).lower()))
     return redirect(back)

@@ -49,6 +49,12 @@ def _render(
     application = found.application
     criteria = evaluation_service.criteria_of(application)
     opened = found.status in (EvaluationStatus.ACCEPTED, EvaluationStatus.SUBMITTED)
+    if values is None and found.status == EvaluationStatus.ACCEPTED and found.scores:
+        # Reopened scores: the form starts from what the expert submitted before.
+        values = MultiDict(
+            [(f"score_{k}", v.get("score", "")) for k, v in found.scores.items()]
+            + [(f"comment_{k}", v.get("comment", "")) for k, v in found.scores.items()]
+        )
     return (
         render_template(
             "evaluations/detail.html",
@@ -111,6 +117,27 @@ def declare(evaluation_id: int) -> tuple[str, int] | Response:
         return redirect(url_for("dashboard.index"))
     flash_done(_("Declaration recorded. The proposal is now open for your evaluation."))
     return redirect(back)
+
+
+@bp.route("/evaluations/<int:evaluation_id>/decline", methods=["POST"])
+@roles_required(Role.EVALUATOR)
+def decline(evaluation_id: int) -> tuple[str, int] | Response:
+    own_evaluation(evaluation_id)
+    form = request.form.copy()
+    fresh_for_update()
+    try:
+        with transaction() as session:
+            evaluation_service.decline_assignment(
+                session, actor(), evaluation_id, reason=form.get("reason", "")
+            )
+    except ValidationFailed as exc:
+        errors = {"decline_reason": exc.errors.get("reason", "")}
+        return _render(own_evaluation(evaluation_id), errors=errors, values=form, status=422)
+    except TransitionRefused as exc:
+        flash_refused(exc)
+        return redirect(url_for("evaluator.detail", evaluation_id=evaluation_id))
+    flash_done(_("Assignment declined. The programme team will ask another expert."))
+    return redirect(url_for("dashboard.index"))
 
 
 @bp.route("/evaluations/<int:evaluation_id>/scores", methods=["POST"])

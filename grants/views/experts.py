@@ -22,7 +22,7 @@ from grants.views.common import (
     staff_call,
     switch_active,
 )
-from workflows import registration_numbers
+from workflows import conflicts, registration_numbers
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
 
@@ -52,7 +52,19 @@ def _posted_profile() -> dict[str, Any]:
         "other_languages": form.get("other_languages", ""),
         "keyword_ids": form.getlist("keyword_ids"),
         "bio": form.get("bio", ""),
+        "organisation_number": form.get("organisation_number", ""),
+        "ties": _posted_ties(),
     }
+
+
+def _posted_ties() -> list[dict[str, str]]:
+    """The rows of declared ties as posted (``ties.<row>.<part>``), in row order."""
+    rows: dict[int, dict[str, str]] = {}
+    for key, value in request.form.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "ties" and parts[1].isdigit() and len(parts[1]) < 3:
+            rows.setdefault(int(parts[1]), {})[parts[2]] = value
+    return [rows[row] for row in sorted(rows)]
 
 
 def _profile_form(
@@ -79,6 +91,7 @@ def _profile_form(
             keywords=offered,
             eu_languages=sorted(experts.EU_LANGUAGES, key=experts.language_name),
             country_groups=registration_numbers.country_groups(),
+            relation_labels=conflicts.RELATION_LABELS,
         ),
         422 if errors else 200,
     )

@@ -39,13 +39,14 @@ bp = Blueprint("organisation", __name__)
 
 # Empty rows offered under the filled ones, so a row can be added without JavaScript.
 BLANK_ROWS = 2
-_ROW_KEY = re.compile(r"^(related_enterprises|de_minimis_aid)-(\d{1,3})-([a-z_]+)$")
+_ROW_KEY = re.compile(r"^(related_enterprises|related_links|de_minimis_aid)-(\d{1,3})-([a-z_]+)$")
 
 
 def _posted_rows(
-    form: MultiDict[str, str], group: str, names: tuple[str, ...]
+    form: MultiDict[str, str], group: str, names: tuple[str, ...], typed: tuple[str, ...]
 ) -> list[dict[str, str]]:
-    """Rows as typed, in order; rows marked for removal and rows left empty are dropped."""
+    """Rows as typed, in order; rows marked for removal and rows left empty (nothing
+    ``typed``: a select always has a value) are dropped."""
     rows: dict[int, dict[str, str]] = {}
     for key in form:
         match = _ROW_KEY.match(key)
@@ -56,7 +57,6 @@ def _posted_rows(
         row = rows[index]
         if row.pop("remove", ""):
             continue
-        typed = [n for n in names if n != "relation"]
         if not any(row.get(n, "").strip() for n in typed):
             continue
         kept.append({n: row.get(n, "") for n in names})
@@ -66,9 +66,13 @@ def _posted_rows(
 def _posted_profile(form: MultiDict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {name: form.get(name, "") for name in organisations.SCALAR_FIELDS}
     data["related_enterprises"] = _posted_rows(
-        form, "related_enterprises", organisations.RELATED_FIELDS
+        form, "related_enterprises", organisations.RELATED_FIELDS, organisations.RELATED_TYPED
     )
-    data["de_minimis_aid"] = _posted_rows(form, "de_minimis_aid", organisations.AID_FIELDS)
+    data["related_links"] = _posted_rows(
+        form, "related_links", organisations.LINK_FIELDS, organisations.LINK_TYPED
+    )
+    aid = organisations.AID_FIELDS
+    data["de_minimis_aid"] = _posted_rows(form, "de_minimis_aid", aid, aid)
     return data
 
 
@@ -76,6 +80,9 @@ def _with_blank_rows(values: dict[str, Any]) -> dict[str, Any]:
     shown = dict(values)
     shown["related_enterprises"] = list(values.get("related_enterprises") or []) + [
         {"relation": "partner"} for _ in range(BLANK_ROWS)
+    ]
+    shown["related_links"] = list(values.get("related_links") or []) + [
+        {} for _ in range(BLANK_ROWS)
     ]
     shown["de_minimis_aid"] = list(values.get("de_minimis_aid") or []) + [
         {} for _ in range(BLANK_ROWS)
@@ -98,6 +105,7 @@ def _render(
         "manager": organisations.is_manager(db_session(), actor()),
         "values": _with_blank_rows(shown),
         "filled_rows": len(shown["related_enterprises"]),
+        "filled_links": len(shown.get("related_links") or []),
         "filled_aid": len(shown["de_minimis_aid"]),
         "errors": errors or {},
         "error_label": organisations.error_label,

@@ -49,15 +49,22 @@ def _problems(results: dict) -> list[str]:
 @pytest.fixture(scope="module")
 def world(live_app: tuple[Flask, str]) -> dict[str, object]:
     app, _base = live_app
-    scenario = Scenario(app.extensions["cascade"].sessions, smes=3)
-    submitted = scenario.draft(0)
-    scenario.submit(submitted)
-    offered = scenario.draft(1)
+    scenario = Scenario(app.extensions["cascade"].sessions, smes=5)
+    submitted, offered, prepared = scenario.draft(0), scenario.draft(1), scenario.draft(2)
+    # Ranked before the others are submitted: a ranking waits for all of its batch.
+    scenario.advance(offered, AppState.EVALUATED)
+    scenario.advance(prepared, AppState.EVALUATED)
     scenario.advance(offered, AppState.OFFERED)
-    prepared = scenario.draft(2)
     scenario.advance(prepared, AppState.REPORT_APPROVED)
     f1 = scenario.people.finance[0]
     scenario.run(lambda s: payments.prepare_payment(s, f1, prepared))
+    scenario.submit(submitted)
+    # Redress: one ineligible applicant may still ask, another already asked.
+    may_ask, asked = scenario.draft(3), scenario.draft(4)
+    for app_id in (may_ask, asked):
+        scenario.submit(app_id)
+        scenario.check_eligibility(app_id, passed=False)
+    scenario.redress(asked, "The register shows we were founded in 2015.")
     # Staff accounts: a person invited with two roles who has not chosen a password yet (the
     # welcome link's page, the admin's page of the person), and an evaluator who also works
     # in finance (the header's role switcher).
@@ -109,6 +116,8 @@ def world(live_app: tuple[Flask, str]) -> dict[str, object]:
         "offered": offered,
         "prepared": prepared,
         "invited": invited,
+        "may_ask": may_ask,
+        "asked": asked,
         "welcome": links[-1],
     }
 
@@ -139,6 +148,22 @@ PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
         "Your application is submitted",
     ),
     ("partners", "officer", lambda w: "/partners", "Add a partner"),
+    ("redress-ask", "applicant3", lambda w: f"/applications/{w['may_ask']}", "Ask for a review"),
+    ("redress-decide", "officer", lambda w: f"/applications/{w['asked']}", "Record the decision"),
+    (
+        "eligibility-bulk",
+        "officer",
+        lambda w: f"/calls/{_scenario(w).call_id}/eligibility",
+        "Record eligibility in bulk",
+    ),
+    (
+        "assignment",
+        "officer",
+        lambda w: f"/calls/{_scenario(w).call_id}/assignment",
+        "Assignment of experts",
+    ),
+    ("ranking", "officer", lambda w: f"/calls/{_scenario(w).call_id}/ranking", "Ranking of"),
+    ("evaluator-dashboard", "evaluator1", lambda w: "/dashboard", "My evaluations"),
     (
         "call-partners",
         "officer",

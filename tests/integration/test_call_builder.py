@@ -386,3 +386,15 @@ def test_a_call_published_ahead_of_its_announcement_stays_hidden_until_then(
     assert anonymous.get(f"/calls/{call_id}").status_code == 200
     assert reference in anonymous.get("/").get_data(as_text=True)
     assert link in applicant.get("/dashboard").get_data(as_text=True)
+
+
+def test_the_dashboards_irreversible_call_actions_ask_first(
+    app: Flask, login: Login, scenario: Scenario
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    past = scenario.add_call(opens_at=now - timedelta(days=40), deadline=now - timedelta(hours=1))
+    page = officer(app, login, scenario).get("/dashboard").get_data(as_text=True)
+    form = re.search(rf'action="/calls/{past}/actions/close_call".*?</form>', page, flags=re.DOTALL)
+    assert form is not None
+    assert "No application can be submitted after this" in form[0]
+    assert "data-confirm=" in form[0]

@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ from documents.storage import sha256_hex
 from grants.db import unit_of_work
 from grants.models import Application, Document, DocumentStatus
 from grants.runtime import Runtime
-from grants.services import applications, awards, documents, eligibility, payments
+from grants.services import applications, awards, documents, payments
 from grants.services.documents import (
     MAX_ATTEMPTS,
     PROCESS_DIED,
@@ -82,9 +83,11 @@ def submitted_draft(scenario: Scenario) -> tuple[int, str]:
 def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     sessions: sessionmaker[Session], runtime: Runtime
 ) -> None:
-    scenario = Scenario(sessions, smes=5)
+    scenario = Scenario(sessions, smes=6)
     officer = scenario.people.officer
-    closed, declined, withdrawn, redressed, terminated = [scenario.draft(i) for i in range(5)]
+    closed, declined, withdrawn, redressed, terminated, expired = [
+        scenario.draft(i) for i in range(6)
+    ]
 
     scenario.advance(closed, AppState.CONTRACTED)
     scenario.prefinancing(closed)
@@ -94,21 +97,24 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     owner = scenario.owner(declined)
     scenario.run(lambda s: awards.decline(s, owner, declined, reason="No trainer this year."))
 
+    scenario.advance(expired, AppState.OFFERED)
+    lapsed = scenario.application(expired).offer_deadline
+    assert lapsed is not None
+    scenario.run(lambda s: awards.expire_offer(s, expired, lapsed + timedelta(seconds=1)))
+
     owner = scenario.owner(withdrawn)
     scenario.run(
         lambda s: applications.withdraw(s, owner, withdrawn, reason="Applying next cut-off.")
     )
 
-    scenario.submit(redressed)
-    scenario.check_eligibility(redressed, passed=False)
-    scenario.run(
-        lambda s: eligibility.uphold_redress(
-            s, officer, redressed, request="Please look again.", decision="Upheld on appeal."
-        )
-    )
-
+    # Ranked before the redress: an application back in eligibility holds its batch.
     scenario.advance(terminated, AppState.CONTRACTED)
     scenario.prefinancing(terminated)
+
+    scenario.submit(redressed)
+    scenario.check_eligibility(redressed, passed=False)
+    scenario.redress(redressed, "Please look again.", upheld=True, reasons="Upheld on appeal.")
+
     scenario.run(
         lambda s: payments.terminate(s, officer, terminated, reason="The SME stopped trading.")
     )
@@ -123,7 +129,8 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
         "submission_receipt": [format_eur(AWARD)],
         "withdrawal_confirmation": ["Applying next cut-off."],
         "eligibility_decision": ["checked in the register"],
-        "redress_decision": ["Upheld on appeal."],
+        "redress_acknowledgement": ["Please look again."],
+        "redress_decision": ["Upheld on appeal.", "Please look again."],
         "evaluation_assignment": [],
         "evaluation_summary_report": ["consensus"],
         "result_letter": [format_eur(AWARD)],
@@ -136,11 +143,12 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
         "remittance_advice": [format_eur(pre)],
         "closure_certificate": [format_eur(pre + balance)],
         "termination_notice": [format_eur(pre), "The SME stopped trading."],
+        "offer_expiry_notice": [format_eur(AWARD)],
     }
     assert set(expected) == {str(k) for k in STEP_KINDS}
 
     seen: set[str] = set()
-    for app_id in (closed, declined, withdrawn, redressed, terminated):
+    for app_id in (closed, declined, withdrawn, redressed, terminated, expired):
         reference = scenario.application(app_id).reference
         for doc in scenario.documents_of(app_id):
             seen.add(doc.kind)

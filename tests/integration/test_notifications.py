@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -194,6 +194,12 @@ def test_an_ineligible_decision_tells_the_reasons_and_the_redress_window(
     scenario.check_eligibility(app_id, passed=False)
     message = next(m for m in outbox(sessions, app_id) if m.purpose == "eligibility_decision")
     assert "Ineligible" in message.body_text and "redress" in message.body_text
+    # The window's end, on the call's clock: the end of the call's redress days.
+    app = scenario.application(app_id)
+    decided = datetime.fromisoformat(app.eligibility["decided_at"])  # type: ignore[index]
+    zone = ZoneInfo(app.call.timezone)
+    last = decided.astimezone(zone).date() + timedelta(days=app.call.redress_days)
+    assert f"until {last.isoformat()} 23:59" in message.body_text
     assert message.document_id is not None
     with sessions() as session:
         document = session.get(Document, message.document_id)

@@ -5,6 +5,7 @@ Through the services and through the HTTP client, on every database backend.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import uuid
@@ -580,7 +581,7 @@ def test_the_same_number_under_two_accounts_is_flagged_not_refused(
 def _form(data: dict[str, Any]) -> dict[str, str]:
     """A profile as the browser posts it."""
     form = {k: v for k, v in data.items() if isinstance(v, str)}
-    for group in ("related_enterprises", "de_minimis_aid"):
+    for group in ("related_enterprises", "related_links", "de_minimis_aid"):
         for i, row in enumerate(data.get(group) or []):
             for name, value in row.items():
                 form[f"{group}-{i}-{name}"] = value
@@ -830,3 +831,162 @@ def test_figures_with_thousands_separators_are_stored_exactly(
     assert org.turnover == org.balance_sheet == Decimal("7500.00")
     assert str(org.turnover) == "7500.00"
     assert org.de_minimis_aid[0]["amount"] == "7500.00"
+
+
+# -- the SME rules beyond the figures ----------------------------------------------------------
+def _holding(name: str, share: str, **overrides: str) -> dict[str, str]:
+    row = {
+        "name": name,
+        "holder_type": "enterprise",
+        "direction": "holds_us",
+        "relation": "partner",
+        "share_percent": share,
+        "headcount": "30",
+        "turnover": "10000000",
+        "balance_sheet": "5000000",
+        "invested": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def test_a_public_body_holding_is_shown_and_decides_on_the_page(
+    client: FlaskClient, login: Login, sessions: sessionmaker[Session]
+) -> None:
+    manager = new_applicant(sessions, "manager")
+    org_id = create(sessions, manager)
+    login(client, email_of(sessions, manager))
+    data = profile(
+        related_enterprises=[
+            _holding(
+                "Comune di Genova",
+                "30",
+                holder_type="public_body",
+                headcount="",
+                turnover="",
+                balance_sheet="",
+            )
+        ]
+    )
+    response = client.post("/organisation", data=_form(data))
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    org = load(sessions, org_id)
+    assert org.sme_category == "not_sme"
+    page = client.get("/organisation").get_data(as_text=True)
+    assert "SME test result: not an SME" in page
+    assert "public bodies hold 30%: not an SME whatever the figures" in page
+    assert 'value="Comune di Genova"' in page and '<option value="public_body" selected>' in page
+    # The same answer from the snapshot an application keeps, through JSON.
+    snapshot = json.loads(json.dumps(organisations.profile_snapshot(org)))
+    result = organisations.assess_sme(snapshot)
+    assert (result.category, result.is_sme, result.rule) == ("not_sme", False, "public_bodies")
+
+
+def test_a_bad_share_and_a_double_entry_are_named_beside_their_fields_and_kept(
+    client: FlaskClient, login: Login, sessions: sessionmaker[Session]
+) -> None:
+    manager = new_applicant(sessions, "manager")
+    org_id = create(sessions, manager)
+    login(client, email_of(sessions, manager))
+    before = organisations.snapshot(load(sessions, org_id))
+    data = profile(
+        enterprise_type="partner",
+        related_enterprises=[
+            _holding("Porto Holding S.p.A.", "40"),
+            _holding("porto holding s.p.a.", "30"),
+            _holding("Fondo Venture", "60", holder_type="venture_capital"),
+        ],
+    )
+    response = client.post("/organisation", data=_form(data))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "porto holding s.p.a. is entered twice (rows 1 and 2)" in field_error(
+        page, "related_enterprises-1-name"
+    )
+    assert "25% to 50%" in field_error(page, "related_enterprises-2-share_percent")
+    assert 'value="porto holding s.p.a."' in page and 'value="60"' in page
+    assert '<option value="venture_capital" selected>' in page
+    assert organisations.snapshot(load(sessions, org_id)) == before
+
+
+def test_an_exempt_investor_cross_holding_and_chain_through_the_service(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Own: 8 staff. A university holds 40% (not counted); we hold 30% of B and B holds 25% of
+    # us (counted once, 30%: 9 staff); B owns C (linked to B: 30% of its 10 staff = 3).
+    b = {"headcount": "30", "turnover": "1000000", "balance_sheet": "1000000"}
+    org_id = create(
+        sessions,
+        new_applicant(sessions),
+        headcount="8",
+        turnover="1000000",
+        balance_sheet="1000000",
+        enterprise_type="partner",
+        related_enterprises=[
+            _holding("Università di Genova", "40", holder_type="university"),
+            _holding("B S.r.l.", "25", **b),
+            _holding("B S.r.l.", "30", direction="held_by_us", **b),
+        ],
+        related_links=[
+            {
+                "of": "B S.r.l.",
+                "name": "C S.r.l.",
+                "headcount": "10",
+                "turnover": "0",
+                "balance_sheet": "0",
+            }
+        ],
+    )
+    org = load(sessions, org_id)
+    assert org.sme_category == "small"
+    result = organisations.sme_result(org)
+    assert result.total is not None and result.total.headcount == "20"
+    bases = [row.basis for row in result.rows]
+    assert any("not counted (an exempt investor" in basis for basis in bases)
+    assert any(basis.startswith("cross-holding (25% and 30%)") for basis in bases)
+    assert "linked to partner B S.r.l.: 30% of its figures" in bases
+    assert organisations.assess_sme(organisations.profile_snapshot(org)).explanation == (
+        org.sme_explanation
+    )
+
+
+def test_two_years_of_figures_keep_the_category_held_until_a_second_year(
+    sessions: sessionmaker[Session],
+) -> None:
+    manager = new_applicant(sessions)
+    org_id = create(
+        sessions,
+        manager,
+        accounts_year="2025",
+        headcount="55",
+        previous_headcount="45",
+        previous_turnover="1500000",
+        previous_balance_sheet="900000",
+        held_category="small",
+    )
+    org = load(sessions, org_id)
+    assert org.sme_category == "small"
+    assert org.sme_explanation is not None
+    assert org.sme_explanation.startswith(
+        "over the small ceilings in 2025 only: stays small until a second year"
+    )
+    snapshot = organisations.profile_snapshot(org)
+    assert snapshot["previous_headcount"] == "45.00" and snapshot["accounts_year"] == 2025
+    assert snapshot["registered_on"] == "2015-03-02"
+    assert organisations.assess_sme(snapshot).rule == "one_year_only"
+    # Half of the year before's figures, or figures of a year before a newly established
+    # enterprise existed, are refused beside their fields.
+    with pytest.raises(ValidationFailed) as failed, unit_of_work(sessions) as session:
+        organisations.update_profile(
+            session,
+            manager,
+            org_id,
+            {"previous_turnover": "", "held_category": "huge"},
+            today=TODAY,
+        )
+    assert set(failed.value.errors) == {"previous_turnover", "held_category"}
+    with pytest.raises(ValidationFailed) as failed, unit_of_work(sessions) as session:
+        organisations.update_profile(
+            session, manager, org_id, {"newly_established": "yes"}, today=TODAY
+        )
+    assert "has no closed year before" in failed.value.errors["previous_headcount"]

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forms.defaults import VOUCHER_FORM
+from grants.errors import ValidationFailed
 from grants.models import Application, AuditEvent, Instalment, Payment
 from grants.services import (
     applications,
@@ -27,6 +28,7 @@ from grants.services import (
     eligibility,
     evaluation,
     payments,
+    redress,
     reporting,
 )
 from grants.services.access import can_view
@@ -147,7 +149,7 @@ def every_action(scenario: Scenario, app_id: int) -> dict[str, Callable[[Session
         "record_eligibility": lambda s, a: eligibility.record_eligibility(
             s, a, app_id, manual=manual_checks()
         ),
-        "redress": lambda s, a: eligibility.uphold_redress(s, a, app_id, request="r", decision="d"),
+        "request_redress": lambda s, a: redress.file_request(s, a, app_id, grounds="r"),
         "assign": lambda s, a: evaluation.assign_evaluators(s, a, app_id, evaluator_ids),
         "close_evaluation": lambda s, a: evaluation.close_evaluation(
             s, a, app_id, scores=scores(("5", "5", "5")), comments={}
@@ -510,7 +512,7 @@ def test_ranking_funds_down_to_the_budget_line_and_promotes_only_when_budget_all
     owner = scenario.owner(second)
     scenario.run(lambda s: awards.decline(s, owner, second, reason="No provider available."))
     assert scenario.status(second) == AppState.DECLINED
-    scenario.run(lambda s: awards.promote(s, officer, third))
+    # The decline released 8,000: the first reserve that fits is promoted automatically.
     promoted = scenario.application(third)
     assert promoted.status == AppState.SELECTED and promoted.awarded_amount == Decimal("8000.00")
     assert count_kind(scenario, third, "result_letter") == 2
@@ -693,39 +695,35 @@ def test_redress_sends_an_ineligible_application_back_to_submitted(scenario: Sce
     app = scenario.application(app_id)
     assert app.status == AppState.INELIGIBLE
     assert app.eligibility is not None and "Not met" in app.eligibility["reasons"]
+    request_id = scenario.redress(app_id, "Our SME declaration was misread.")
     officer = scenario.people.officer
-    with refused_without_trace(scenario, app_id):
-        scenario.run(
-            lambda s: eligibility.uphold_redress(
-                s, officer, app_id, request="Please look again.", decision=" "
-            )
-        )
+    before = trace(scenario, (app_id,))
+    with pytest.raises(ValidationFailed, match="reasons"):
+        scenario.run(lambda s: redress.decide(s, officer, request_id, upheld=True, reasons=" "))
+    assert trace(scenario, (app_id,)) == before
     scenario.run(
-        lambda s: eligibility.uphold_redress(
+        lambda s: redress.decide(
             s,
             officer,
-            app_id,
-            request="Our SME declaration was misread.",
-            decision="Upheld: the staff count excludes apprentices.",
+            request_id,
+            upheld=True,
+            reasons="Upheld: the staff count excludes apprentices.",
         )
     )
     assert scenario.status(app_id) == AppState.SUBMITTED
-    event = scenario.events_of(app_id)[-1]
-    assert event.action == "redress"
-    assert event.after["request"] == "Our SME declaration was misread."
+    actions = [e.action for e in scenario.events_of(app_id)]
+    assert actions[-3:] == ["request_redress", "uphold", "redress"]
     assert count_kind(scenario, app_id, "redress_decision") == 1
     scenario.check_eligibility(app_id, passed=True)
     assert scenario.status(app_id) == AppState.ELIGIBLE
 
 
-def test_a_redress_is_only_for_an_ineligible_application(scenario: Scenario) -> None:
+def test_a_redress_is_only_for_a_decision_that_can_be_challenged(scenario: Scenario) -> None:
     app_id = scenario.draft()
     scenario.advance(app_id, AppState.ELIGIBLE)
-    officer = scenario.people.officer
-    with refused_without_trace(scenario, app_id, match="while it is eligible"):
-        scenario.run(
-            lambda s: eligibility.uphold_redress(s, officer, app_id, request="r", decision="d")
-        )
+    owner = scenario.owner(app_id)
+    with refused_without_trace(scenario, app_id, match="no decision that can be challenged"):
+        scenario.run(lambda s: redress.file_request(s, owner, app_id, grounds="r"))
 
 
 def test_the_chain_still_verifies_after_refusals(

@@ -58,6 +58,23 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "dashboard.index": ALL,
     "dashboard.call_action": frozenset({Role.OFFICER}),
     "public.start_application": frozenset({Role.APPLICANT}),
+    # Redress: the applicant files against a decision, an officer decides.
+    "applications.request_redress": frozenset({Role.APPLICANT}),
+    "applications.decide_redress": OFFICER_ONLY,
+    # Eligibility in bulk: officers decide; auditors may follow a job.
+    "eligibility_bulk.select": OFFICER_ONLY,
+    "eligibility_bulk.start": OFFICER_ONLY,
+    "eligibility_bulk.job": frozenset({Role.OFFICER, Role.AUDITOR}),
+    # Assignment of experts, replacements, reopened scores: officers; declining: the expert.
+    "assignment.page": OFFICER_ONLY,
+    "assignment.confirm": OFFICER_ONLY,
+    "assignment.replace": OFFICER_ONLY,
+    "assignment.reopen": OFFICER_ONLY,
+    "evaluator.decline": EVALUATOR_ONLY,
+    # Ranking: officers preview and approve; auditors read the lists and their PDFs.
+    "ranking.preview": frozenset({Role.OFFICER, Role.AUDITOR}),
+    "ranking.approve": OFFICER_ONLY,
+    "ranking.ranked_list_pdf": frozenset({Role.OFFICER, Role.AUDITOR}),
     "applications.detail": ALL,
     "applications.edit": frozenset({Role.APPLICANT}),
     "applications.prepare_prefinancing": frozenset({Role.FINANCE}),
@@ -228,6 +245,9 @@ def _args(rule: Rule, world: World, trigger: str = "submit") -> dict[str, object
         "message_id": world.message,
         "partner_id": world.partner,
         "keyword_id": 1,  # whether it exists or not: access is decided first
+        "redress_id": 1,
+        "job_id": 1,
+        "list_id": 1,
     }
     return {name: values[name] for name in rule.arguments}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 from html import unescape
 from typing import Any
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import and_, delete, event, func, select
+from sqlalchemy import and_, delete, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
@@ -26,6 +27,7 @@ from grants.models import (
     Organisation,
     Payment,
 )
+from grants.services import redress
 from grants.services.access import FINANCE_STATES
 from grants.services.documents import DrainResult
 from grants.views.common import PAGE_SIZE
@@ -217,7 +219,18 @@ def test_an_application_walks_from_draft_to_closed_through_the_web(
     consensus.update({f"comment_{k}": f"Consensus on {k}" for k in KEYS})
     post_step(officer, f"/applications/{app_id}/close_evaluation", consensus)
     assert scenario.status(app_id) == AppState.EVALUATED
-    post_step(officer, f"/calls/{call_id}/actions/rank")
+    # The batch closes (here: the deadline passes); the officer previews, then approves.
+    scenario.run(
+        lambda s: s.execute(
+            update(Call).where(Call.id == call_id).values(deadline=utcnow() - timedelta(minutes=1))
+        )
+    )
+    preview = html(officer.get(f"/calls/{call_id}/ranking"))
+    assert "Approve the ranked list" in preview
+    assert scenario.status(app_id) == AppState.EVALUATED  # the preview changed nothing
+    fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]{64})"', preview)
+    assert fingerprint is not None, preview[:3000]
+    post_step(officer, f"/calls/{call_id}/ranking/approve", {"fingerprint": fingerprint[1]})
     assert scenario.status(app_id) == AppState.SELECTED
 
     # Now results are out, the applicant sees the consensus, never an expert's own scores.
@@ -360,7 +373,7 @@ def test_wrong_input_on_an_action_keeps_it_and_shows_the_errors(
     officer = browser("officer")
     response = officer.post(
         f"/applications/{app_id}/check_eligibility",
-        data={"manual_sme_status": "passed", "evidence_sme_status": "Register extract"},
+        data={"evidence_no_double_funding": "Register extract"},
     )
     assert response.status_code == 422
     body = html(response)
@@ -469,29 +482,34 @@ def test_the_other_paths_withdraw_redress_decline_promote_return_terminate(
     post_step(browser("applicant3"), f"/applications/{withdrawn}/withdraw", {"reason": "Later."})
     assert scenario.status(withdrawn) == AppState.WITHDRAWN
 
-    ineligible = scenario.draft(2)
-    scenario.advance(ineligible, AppState.SUBMITTED)
-    scenario.check_eligibility(ineligible, passed=False)
-    assert scenario.status(ineligible) == AppState.INELIGIBLE
-    post_step(
-        officer,
-        f"/applications/{ineligible}/redress",
-        {"request": "We are an SME: see the register.", "decision": "Justified."},
-    )
-    assert scenario.status(ineligible) == AppState.SUBMITTED
-
+    # Ranked before the redress below: an application back in eligibility holds its batch.
     first, second = scenario.draft(0), scenario.draft(1)
     scenario.advance(first, AppState.EVALUATED, ("5", "5", "5"))
     scenario.advance(second, AppState.EVALUATED, ("4", "4", "4"))
     scenario.rank()
     assert scenario.status(first) == AppState.SELECTED
     assert scenario.status(second) == AppState.RESERVE
+    assert "Promote from the reserve list" in html(officer.get(f"/applications/{second}"))
+
+    ineligible = scenario.draft(2)
+    scenario.advance(ineligible, AppState.SUBMITTED)
+    scenario.check_eligibility(ineligible, passed=False)
+    assert scenario.status(ineligible) == AppState.INELIGIBLE
+    post_step(
+        browser("applicant2"),
+        f"/applications/{ineligible}/redress-request",
+        {"grounds": "We are an SME: see the register."},
+    )
+    request_id = scenario.run(lambda s: redress.requests_of(s, ineligible))[0].id
+    post_step(
+        officer, f"/redress/{request_id}/decide", {"outcome": "uphold", "reasons": "Justified."}
+    )
+    assert scenario.status(ineligible) == AppState.SUBMITTED
 
     post_step(officer, f"/applications/{first}/offer")
     post_step(browser("applicant0"), f"/applications/{first}/decline", {"reason": "No time."})
     assert scenario.status(first) == AppState.DECLINED
-    assert "Promote from the reserve list" in html(officer.get(f"/applications/{second}"))
-    post_step(officer, f"/applications/{second}/promote")
+    # The released budget went to the reserve list at once, without the officer.
     assert scenario.status(second) == AppState.SELECTED
 
     scenario.advance(second, AppState.REPORT_SUBMITTED)

@@ -154,7 +154,13 @@ def test_back_edges_of_the_voucher_workflow_are_drawn_as_such() -> None:
     root = _parse(workflow_svg(VOUCHER_V1))
 
     back = _back_edges(root)
-    assert back == {("ineligible", "submitted"), ("report_submitted", "contracted")}
+    assert back == {
+        ("ineligible", "submitted"),
+        ("report_submitted", "contracted"),
+        # An upheld evaluation redress: evaluated again.
+        ("rejected", "eligible"),
+        ("reserve", "eligible"),
+    }
 
 
 def test_text_is_escaped() -> None:

@@ -140,10 +140,8 @@ def test_months_before_clamps_to_month_end() -> None:
 
 
 def test_manual_checks() -> None:
-    assert MANUAL_CHECKS == [
-        ("sme_status", "SME under Recommendation 2003/361/EC"),
-        ("no_double_funding", "No double funding of the same activity"),
-    ]
+    # SME status is decided automatically from the profile kept at submission.
+    assert MANUAL_CHECKS == [("no_double_funding", "No double funding of the same activity")]
 
 
 def test_check_result_is_frozen() -> None:

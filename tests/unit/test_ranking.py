@@ -3,7 +3,14 @@ from decimal import Decimal
 
 import pytest
 
-from workflows.ranking import Candidate, Placement, budget_remaining, rank
+from workflows.ranking import (
+    Candidate,
+    Placement,
+    budget_remaining,
+    explain_ties,
+    rank,
+    reserve_to_promote,
+)
 
 D = Decimal
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -151,3 +158,56 @@ def test_budget_remaining() -> None:
     assert budget_remaining(D("100000"), []) == D("100000.00")
     assert budget_remaining(D("1000"), iter([D("1500")])) == D("-500.00")
     assert str(budget_remaining(D("10"), [D("2.555")])) == "7.45"
+
+
+# -- ties explained in words, the reserve that fits the freed budget ------------------------
+
+
+def test_each_tie_is_explained_by_the_rule_that_broke_it() -> None:
+    candidates = [
+        cand(1, "12", e="4", i="4"),
+        cand(2, "12", e="4.5", i="4"),  # ahead of 1 on Excellence
+        cand(3, "12", e="4", i="4.5", minutes=5),  # ahead of 1 on Impact
+        cand(4, "12", e="4", i="4", minutes=-5),  # same scores as 1, submitted earlier
+        cand(5, "12", e="4", i="4", minutes=-5),  # same scores and time as 4: by number
+        cand(6, "14"),
+        cand(7, "12", passed=False),  # failed thresholds: not part of the ranked ties
+    ]
+    ties = explain_ties(candidates, labels={"excellence": "Excellence", "impact": "Impact"})
+    order = [p.application_id for p in rank(candidates, D("100000"))]
+    assert order[:6] == [6, 2, 3, 4, 5, 1]
+    assert [(t.ahead, t.behind) for t in ties] == [(2, 3), (3, 4), (4, 5), (5, 1)]
+    assert all(t.total == D("12") for t in ties)
+    reasons = [t.reason for t in ties]
+    assert reasons[0] == "higher Excellence score (4.5 against 4)"
+    assert reasons[1] == "higher Impact score (4.5 against 4)"
+    assert reasons[2] == "same scores and submission time; the lower application number goes first"
+    assert reasons[3] == (
+        "same Excellence, Impact scores; submitted earlier "
+        "(2026-03-01 11:55:00 UTC against 2026-03-01 12:00:00 UTC)"
+    )
+
+
+def test_no_ties_nothing_to_explain() -> None:
+    assert explain_ties([cand(1, "12"), cand(2, "13")]) == []
+
+
+def test_budget_ending_mid_list_with_a_tie_at_the_line() -> None:
+    # 1 and 2 tie on the total; 2 wins on Excellence, so 2 is funded and 1 holds the line.
+    candidates = [cand(1, "12", e="4"), cand(2, "12", e="5"), cand(3, "13"), cand(4, "11")]
+    placements = rank(candidates, D("10000.00"))
+    assert placements == [
+        Placement(3, "selected", 1, None),
+        Placement(2, "selected", 2, None),
+        Placement(1, "reserve", 3, 1),
+        Placement(4, "reserve", 4, 2),
+    ]
+    assert explain_ties(candidates)[0].ahead == 2
+
+
+def test_the_first_reserve_that_fits_is_promoted() -> None:
+    reserves = [(7, D("6000")), (8, D("3000")), (9, D("2000"))]
+    assert reserve_to_promote(reserves, D("6000")) == 7
+    assert reserve_to_promote(reserves, D("5000")) == 8
+    assert reserve_to_promote(reserves, D("1999.99")) is None
+    assert reserve_to_promote([], D("10000")) is None

@@ -42,6 +42,7 @@ DOMAIN_STATES = {
     "offered",
     "contracted",
     "declined",
+    "expired",
     "report_submitted",
     "report_approved",
     "payment_prepared",
@@ -81,6 +82,7 @@ SATISFY: dict[str, dict[str, Any]] = {
     },
     "agreement_signed": {"agreement_signed": True},
     "bank_account_valid": {"iban_valid": True},
+    "offer_deadline_passed": {"offer_deadline": NOW},
     "report_complete": {"report_missing": []},
     "approved_costs_valid": {
         "approved_costs": Decimal("8000.00"),
@@ -122,6 +124,7 @@ VIOLATE: dict[str, dict[str, Any]] = {
     },
     "agreement_signed": {"agreement_signed": False},
     "bank_account_valid": {"iban_valid": False},
+    "offer_deadline_passed": {"offer_deadline": NOW + timedelta(seconds=1)},
     "report_complete": {"report_missing": ["costs incurred"]},
     "approved_costs_valid": {
         "approved_costs": Decimal("8200.01"),
@@ -418,7 +421,8 @@ def test_available_triggers_agree_with_fire_for_every_state_and_role() -> None:
         ("submitted", Role.OFFICER, ["check_eligibility"]),
         ("ineligible", Role.OFFICER, ["redress"]),
         ("evaluated", Role.OFFICER, ["rank"]),
-        ("reserve", Role.OFFICER, ["promote"]),
+        ("reserve", Role.OFFICER, ["reevaluate", "promote"]),
+        ("rejected", Role.OFFICER, ["reevaluate"]),
         ("offered", Role.APPLICANT, ["accept", "decline"]),
         ("contracted", Role.APPLICANT, ["submit_report"]),
         ("contracted", Role.OFFICER, ["terminate"]),

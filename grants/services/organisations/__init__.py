@@ -1,8 +1,9 @@
 """The applicant organisation: its profile, SME size, de minimis aid and its people.
 
 One function per business action, each taking the acting person. One module per idea:
-``profile`` (the form checked, read back, created and changed), ``sme`` (the SME test and
-the de minimis summary shown on the profile), ``people`` (invitations, joining, removing a
+``profile`` (the form checked, read back, created and changed; ``profile_snapshot`` for
+an application), ``sme`` (``assess_sme``, the SME test, and the de minimis summary shown on
+the profile), ``people`` (invitations, joining, removing a
 member, handing over the manager role) and ``duplicates`` (organisations registered twice).
 The names are re-exported here, so callers keep using ``organisations.update_profile``.
 """
@@ -35,6 +36,7 @@ from grants.services.organisations.profile import (
     form_values,
     get_organisation,
     own_organisation,
+    profile_snapshot,
     snapshot,
     update_profile,
 )
@@ -43,6 +45,9 @@ from grants.services.organisations.profile_form import (
     AID_LABELS,
     ENTERPRISE_TYPES,
     LABELS,
+    LINK_FIELDS,
+    LINK_LABELS,
+    LINK_TYPED,
     MAX_HEADCOUNT,
     MAX_MONEY,
     RELATED_FIELDS,
@@ -59,8 +64,10 @@ from grants.services.organisations.sme import (
     DE_MINIMIS_YEARS,
     AidRow,
     DeMinimis,
+    SmeAssessment,
     SmeResult,
     SmeRow,
+    assess_sme,
     category_of,
     de_minimis_summary,
     sme_result,
@@ -77,6 +84,9 @@ __all__ = [
     "INVITE_MAX_AGE",
     "INVITE_SALT",
     "LABELS",
+    "LINK_FIELDS",
+    "LINK_LABELS",
+    "LINK_TYPED",
     "MAX_HEADCOUNT",
     "MAX_MONEY",
     "RELATED_FIELDS",
@@ -92,9 +102,11 @@ __all__ = [
     "InvitationInvalid",
     "OrganisationSummary",
     "ProfileUpdate",
+    "SmeAssessment",
     "SmeResult",
     "SmeRow",
     "applications_of",
+    "assess_sme",
     "category_of",
     "create_organisation",
     "de_minimis_summary",
@@ -108,6 +120,7 @@ __all__ = [
     "join",
     "members",
     "own_organisation",
+    "profile_snapshot",
     "read_invitation",
     "remove_member",
     "sme_result",

@@ -26,6 +26,7 @@ from grants.models import Application, Organisation, User
 from grants.services import audit
 from grants.services.actor import Actor
 from grants.services.organisations.profile_form import validate_profile
+from grants.services.organisations.sme import SME_FIELDS
 from grants.services.workflow import NotFound, load_locked
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
@@ -48,10 +49,26 @@ SCALAR_FIELDS = (
     "headcount",
     "turnover",
     "balance_sheet",
+    "accounts_year",
+    "newly_established",
+    "previous_headcount",
+    "previous_turnover",
+    "previous_balance_sheet",
+    "held_category",
     "enterprise_type",
 )
-_PROFILE = (*SCALAR_FIELDS, "related_enterprises", "de_minimis_aid")
+_PROFILE = (*SCALAR_FIELDS, "related_enterprises", "related_links", "de_minimis_aid")
 _STORED = (*_PROFILE, "sme_category", "sme_explanation")
+# What ``profile_snapshot`` keeps: every field the SME test and the de minimis check read.
+_SNAPSHOT = (
+    *SME_FIELDS,
+    "enterprise_type",
+    "de_minimis_aid",
+    "registered_on",
+    "country",
+    "registration_number",
+    "vat_number",
+)
 
 
 def snapshot(org: Organisation) -> dict[str, Any]:
@@ -59,9 +76,16 @@ def snapshot(org: Organisation) -> dict[str, Any]:
     return _plain_values({name: getattr(org, name) for name in _STORED})
 
 
-def _plain_values(values: Mapping[str, Any]) -> dict[str, Any]:
+def profile_snapshot(org: Organisation) -> dict[str, Any]:
+    """The profile as the SME test and the de minimis check read it, JSON-serialisable
+    (Decimals and dates as text), to keep with an application: ``assess_sme`` gives the
+    same answer on it as on the live profile."""
+    return _plain_values({name: getattr(org, name) for name in _SNAPSHOT}, _SNAPSHOT)
+
+
+def _plain_values(values: Mapping[str, Any], names: tuple[str, ...] = _STORED) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in _STORED:
+    for name in names:
         value = values.get(name)
         if isinstance(value, Decimal):
             value = str(value.quantize(CENT))
@@ -76,16 +100,26 @@ def _plain_values(values: Mapping[str, Any]) -> dict[str, Any]:
 def form_values(org: Organisation | None) -> dict[str, Any]:
     """The profile as the form shows it: text, and lists of rows of text."""
     if org is None:
-        return {"enterprise_type": "autonomous", "related_enterprises": [], "de_minimis_aid": []}
+        return {
+            "enterprise_type": "autonomous",
+            "related_enterprises": [],
+            "related_links": [],
+            "de_minimis_aid": [],
+        }
     values: dict[str, Any] = {}
     for name in _PROFILE:
         value = getattr(org, name)
         if isinstance(value, Decimal):
-            value = plain(value) if name == "headcount" else str(value.quantize(CENT))
+            staff = name in ("headcount", "previous_headcount")
+            value = plain(value) if staff else str(value.quantize(CENT))
         elif isinstance(value, date):
             value = value.isoformat()
         elif isinstance(value, list):
             value = [dict(v) for v in value]
+        elif isinstance(value, bool):
+            value = "yes" if value else ""
+        elif isinstance(value, int):
+            value = str(value)
         values[name] = "" if value is None else value
     return values
 

@@ -7,24 +7,42 @@ category is computed with ``sme.category_of`` once the figures read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from grants.errors import ValidationFailed
+from grants.services.organisations.profile_holdings import (
+    RELATIONS,
+    _holding_problems,
+    _links,
+    _related,
+)
+from grants.services.organisations.profile_parse import (
+    MAX_HEADCOUNT,
+    MAX_MONEY,
+    _blank,
+    _bounded,
+    _Checker,
+    _parse_date,
+    _parse_money,
+    _parse_staff,
+    _required,
+    _required_text,
+    _rows,
+    _text,
+)
 from grants.services.organisations.sme import category_of
 from workflows import numbers, registration_numbers
 from workflows.i18n import N_, _
-from workflows.money import CENT
-from workflows.numbers import plain
+from workflows.sme import SIZES
+from workflows.sme_status import EXEMPT_INVESTORS
+
+__all__ = ["MAX_HEADCOUNT", "MAX_MONEY", "RELATIONS"]
 
 ENTERPRISE_TYPES = ("autonomous", "partner", "linked")
-RELATIONS = ("partner", "linked")
-MAX_HEADCOUNT = Decimal("9999999.99")  # NUMERIC(12, 2) would take more: a typing error
-# Below EUR 1 trillion (beyond it, surely a typing error), within NUMERIC(15, 2).
-MAX_MONEY = Decimal("999999999999.99")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^[0-9+()./\s-]*$")
 
@@ -43,12 +61,28 @@ LABELS = {
     "turnover": N_("Annual turnover"),
     "balance_sheet": N_("Balance-sheet total"),
     "enterprise_type": N_("Type of enterprise"),
+    "accounts_year": N_("Year of the latest closed accounts"),
+    "newly_established": N_("Newly established"),
+    "previous_headcount": N_("Staff headcount, the year before"),
+    "previous_turnover": N_("Annual turnover, the year before"),
+    "previous_balance_sheet": N_("Balance-sheet total, the year before"),
+    "held_category": N_("Category held until now"),
     "email": N_("E-mail address"),
 }
 RELATED_LABELS = {
     "name": N_("name"),
+    "holder_type": N_("who it is"),
+    "direction": N_("who holds the share"),
     "relation": N_("relation"),
     "share_percent": N_("share"),
+    "headcount": N_("staff headcount"),
+    "turnover": N_("turnover"),
+    "balance_sheet": N_("balance-sheet total"),
+    "invested": N_("amount invested"),
+}
+LINK_LABELS = {
+    "of": N_("linked to"),
+    "name": N_("name"),
     "headcount": N_("staff headcount"),
     "turnover": N_("turnover"),
     "balance_sheet": N_("balance-sheet total"),
@@ -60,8 +94,16 @@ AID_LABELS = {
 }
 RELATED_FIELDS = tuple(RELATED_LABELS)
 # What a person types in a row (the relation is a select, never empty): all empty = no row.
-RELATED_TYPED = ("name", "share_percent", "headcount", "turnover", "balance_sheet")
+RELATED_TYPED = ("name", "share_percent", "headcount", "turnover", "balance_sheet", "invested")
+LINK_FIELDS = tuple(LINK_LABELS)
+LINK_TYPED = LINK_FIELDS
 AID_FIELDS = tuple(AID_LABELS)
+# Each repeated group of the form: its error label and the fields of a row.
+_GROUPS = {
+    "related_enterprises": (N_("Related enterprise %(number)s: %(field)s"), RELATED_LABELS),
+    "related_links": (N_("Enterprise linked to a related one %(number)s: %(field)s"), LINK_LABELS),
+    "de_minimis_aid": (N_("De minimis aid %(number)s: %(field)s"), AID_LABELS),
+}
 
 
 def error_label(key: str) -> str:
@@ -70,169 +112,13 @@ def error_label(key: str) -> str:
         return _(LABELS[key])
     group, _sep, rest = key.partition("-")
     index, _sep, name = rest.partition("-")
-    if group == "related_enterprises" and index.isdigit():
-        return _(
-            "Related enterprise %(number)s: %(field)s",
-            number=int(index) + 1,
-            field=_(RELATED_LABELS[name]) if name in RELATED_LABELS else name,
-        )
-    if group == "de_minimis_aid" and index.isdigit():
-        return _(
-            "De minimis aid %(number)s: %(field)s",
-            number=int(index) + 1,
-            field=_(AID_LABELS[name]) if name in AID_LABELS else name,
-        )
+    if group in _GROUPS and index.isdigit():
+        label, fields = _GROUPS[group]
+        return _(label, number=int(index) + 1, field=_(fields[name]) if name in fields else name)
     return key
 
 
 # -- parsing ---------------------------------------------------------------------------------
-def _text(value: object) -> str:
-    return "" if value is None else " ".join(str(value).split())
-
-
-def _figure(raw: object, parse: Callable[[object], Decimal]) -> Decimal | None:
-    """A figure read by ``workflows.numbers`` (its refusal is a ValueError the checker
-    reports), or None when left empty."""
-    if not _text(raw):
-        return None
-    return parse(raw)
-
-
-def _parse_staff(raw: object) -> Decimal | None:
-    """Staff in annual work units: part-timers make decimals (9.5), at most two."""
-    value = _figure(
-        raw,
-        lambda v: numbers.parse_decimal(v, field_label=_("The headcount"), maximum=MAX_HEADCOUNT),
-    )
-    return None if value is None else value.quantize(CENT)
-
-
-def _parse_money(raw: object) -> Decimal | None:
-    return _figure(raw, lambda v: numbers.parse_money(v, maximum=MAX_MONEY))
-
-
-def _parse_date(raw: object, *, today: date) -> date | None:
-    if isinstance(raw, datetime):
-        raw = raw.date()
-    if isinstance(raw, date):
-        value = raw
-    else:
-        text = _text(raw)
-        if not text:
-            return None
-        try:
-            value = date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(_("give the date as year-month-day, like 2015-03-02")) from None
-    if value > today:
-        raise ValueError(_("the date cannot be in the future"))
-    if value.year < 1800:
-        raise ValueError(_("check the year of this date"))
-    return value
-
-
-def _bounded(text: str, limit: int) -> str:
-    if len(text) > limit:
-        raise ValueError(
-            _(
-                "use at most %(limit)s characters (this has %(count)s)",
-                limit=limit,
-                count=len(text),
-            )
-        )
-    return text
-
-
-@dataclass
-class _Checker:
-    """Collects every field's problem, so one answer lists them all."""
-
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def check(self, key: str, parse: Callable[[], Any], default: Any = None) -> Any:
-        try:
-            return parse()
-        except ValueError as exc:
-            self.errors[key] = str(exc)
-            return default
-
-
-def _required(text: str, message: str) -> str:
-    if not text:
-        raise ValueError(message)
-    return text
-
-
-def _required_text(raw: object, message: str, limit: int) -> str:
-    """Text a person must give (``message`` says what), of at most ``limit`` characters."""
-    return _bounded(_required(_text(raw), message), limit)
-
-
-def _rows(value: object) -> list[Mapping[str, Any]]:
-    if value is None or value == "":
-        return []
-    if not isinstance(value, list | tuple):
-        raise ValueError(_("expected a list of rows"))
-    return [row for row in value if isinstance(row, Mapping)]
-
-
-def _blank(row: Mapping[str, Any], names: tuple[str, ...]) -> bool:
-    return not any(_text(row.get(name)) for name in names)
-
-
-def _related(rows: list[Mapping[str, Any]], c: _Checker) -> list[dict[str, str]]:
-    clean: list[dict[str, str]] = []
-    for index, row in enumerate(rows):
-        key = f"related_enterprises-{index}-"
-        name = c.check(
-            key + "name",
-            lambda row=row: _required_text(row.get("name"), _("give the enterprise's name"), 200),
-            "",
-        )
-        relation = _text(row.get("relation")).lower()
-        if relation not in RELATIONS:
-            c.errors[key + "relation"] = _("choose partner (25% to 50%) or linked (over 50%)")
-
-        def share(row: Mapping[str, Any] = row, relation: str = relation) -> Decimal:
-            value = _figure(
-                row.get("share_percent"),
-                lambda v: numbers.parse_percent(v, field_label=_("The share")),
-            )
-            if value is None:
-                raise ValueError(_("give the share of capital or voting rights held, in %"))
-            if relation == "partner" and not Decimal(25) <= value <= Decimal(50):
-                raise ValueError(
-                    _(
-                        "a partner enterprise is held 25% to 50%: below 25% it is not counted, "
-                        "above 50% it is a linked enterprise"
-                    )
-                )
-            return value
-
-        percent = c.check(key + "share_percent", share)
-        staff = c.check(key + "headcount", lambda row=row: _parse_staff(row.get("headcount")))
-        turnover = c.check(key + "turnover", lambda row=row: _parse_money(row.get("turnover")))
-        balance = c.check(
-            key + "balance_sheet", lambda row=row: _parse_money(row.get("balance_sheet"))
-        )
-        for name_, value in (("headcount", staff), ("turnover", turnover)):
-            if value is None and key + name_ not in c.errors:
-                c.errors[key + name_] = _("give this figure (0 if none)")
-        if balance is None and key + "balance_sheet" not in c.errors:
-            c.errors[key + "balance_sheet"] = _("give this figure (0 if none)")
-        clean.append(
-            {
-                "name": name,
-                "relation": relation,
-                "share_percent": plain(percent) if percent is not None else "",
-                "headcount": plain(staff) if staff is not None else "",
-                "turnover": str(turnover) if turnover is not None else "",
-                "balance_sheet": str(balance) if balance is not None else "",
-            }
-        )
-    return clean
-
-
 def _aid(rows: list[Mapping[str, Any]], c: _Checker, today: date) -> list[dict[str, str]]:
     clean: list[dict[str, str]] = []
     for index, row in enumerate(rows):
@@ -287,9 +173,12 @@ def validate_profile(data: Mapping[str, Any], *, today: date) -> Clean:
     c = _Checker()
     values, scheme = _identity(data, c, today)
     values.update(_contact(data, c))
-    values.update(_size(data, c))
+    values.update(_size(data, c, today))
     related = _related(_typed_rows(data, "related_enterprises", RELATED_TYPED, c), c)
     values["related_enterprises"] = related
+    links = _links(_typed_rows(data, "related_links", LINK_TYPED, c), c)
+    values["related_links"] = links
+    _holding_problems(related, links, c)
     values["de_minimis_aid"] = _aid(_typed_rows(data, "de_minimis_aid", AID_FIELDS, c), c, today)
     # Only once the type itself is valid: one problem per field, the most basic one.
     if "enterprise_type" not in c.errors:
@@ -389,17 +278,78 @@ def _contact_phone(raw: object) -> str:
     return _bounded(phone, 40)
 
 
-def _size(data: Mapping[str, Any], c: _Checker) -> dict[str, Any]:
+def _size(data: Mapping[str, Any], c: _Checker, today: date) -> dict[str, Any]:
     """The figures of the SME test and the type of enterprise."""
     values: dict[str, Any] = {
         "headcount": c.check("headcount", lambda: _parse_staff(data.get("headcount"))),
         "turnover": c.check("turnover", lambda: _parse_money(data.get("turnover"))),
         "balance_sheet": c.check("balance_sheet", lambda: _parse_money(data.get("balance_sheet"))),
     }
+    values.update(_years(data, values, c, today))
     kind = _text(data.get("enterprise_type")).lower() or "autonomous"
     if kind not in ENTERPRISE_TYPES:
         c.errors["enterprise_type"] = _("choose autonomous, partner or linked")
     values["enterprise_type"] = kind
+    return values
+
+
+_PREVIOUS = ("previous_headcount", "previous_turnover", "previous_balance_sheet")
+
+
+def _years(
+    data: Mapping[str, Any], latest: Mapping[str, Any], c: _Checker, today: date
+) -> dict[str, Any]:
+    """What the two-year rule needs: the year of the figures, the year before's figures
+    (all three or none), the category held, or that the enterprise is newly established."""
+    values: dict[str, Any] = {
+        "accounts_year": c.check(
+            "accounts_year",
+            lambda: (
+                numbers.parse_integer(
+                    data.get("accounts_year"),
+                    field_label=_("The year"),
+                    minimum=1900,
+                    maximum=today.year,
+                )
+                if _text(data.get("accounts_year"))
+                else None
+            ),
+        ),
+        "previous_headcount": c.check(
+            "previous_headcount", lambda: _parse_staff(data.get("previous_headcount"))
+        ),
+        "previous_turnover": c.check(
+            "previous_turnover", lambda: _parse_money(data.get("previous_turnover"))
+        ),
+        "previous_balance_sheet": c.check(
+            "previous_balance_sheet", lambda: _parse_money(data.get("previous_balance_sheet"))
+        ),
+    }
+    held = _text(data.get("held_category")).lower()
+    if held and held not in SIZES:
+        c.errors["held_category"] = _("choose micro, small, medium or large, or leave it empty")
+    values["held_category"] = held or None
+    new = _text(data.get("newly_established")).lower() in ("yes", "on", "true", "1")
+    values["newly_established"] = new
+    given = [name for name in _PREVIOUS if _text(data.get(name))]
+    if new:
+        for name in given:
+            c.errors.setdefault(
+                name,
+                _("a newly established enterprise has no closed year before: leave this empty"),
+            )
+    elif given:
+        for name in _PREVIOUS:
+            if name not in given:
+                c.errors.setdefault(
+                    name, _("give the three figures of the year before (0 if none)")
+                )
+    if given and any(latest.get(n) is None for n in ("headcount", "turnover", "balance_sheet")):
+        for name in ("headcount", "turnover", "balance_sheet"):
+            if latest.get(name) is None:
+                c.errors.setdefault(
+                    name, _("give the latest year's figures too: the year before's need them")
+                )
     return values
 
 
@@ -412,9 +362,18 @@ def _typed_rows(
 
 
 def _enterprise_type_problem(kind: str, related: list[dict[str, str]]) -> str | None:
-    """Why the type of enterprise contradicts the related enterprises listed, if it does."""
-    relations = {r["relation"] for r in related}
-    if kind == "autonomous" and related:
+    """Why the type of enterprise contradicts the related enterprises listed, if it does.
+
+    Exempt investors holding 25% to 50% without being linked, and public bodies (whose
+    share decides alone), leave an enterprise autonomous."""
+    counting = [
+        r
+        for r in related
+        if r["holder_type"] == "enterprise"
+        or (r["holder_type"] in EXEMPT_INVESTORS and r["relation"] == "linked")
+    ]
+    relations = {r["relation"] for r in counting}
+    if kind == "autonomous" and counting:
         return _(
             "an autonomous enterprise has no partner or linked enterprises: choose partner "
             "or linked, or remove the related enterprises"

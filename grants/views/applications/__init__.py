@@ -5,6 +5,6 @@ from flask import Blueprint
 bp = Blueprint("applications", __name__)
 
 # Imported for their routes, registered on ``bp``.
-from grants.views.applications import actions, draft, page  # noqa: E402
+from grants.views.applications import actions, draft, page, redress  # noqa: E402
 
-__all__ = ["actions", "bp", "draft", "page"]
+__all__ = ["actions", "bp", "draft", "page", "redress"]

@@ -17,13 +17,15 @@ from werkzeug.wrappers import Response
 
 from documents.kinds import TITLES
 from grants import steps
+from grants.db import utcnow
 from grants.models import (
+    STEPPED_ASIDE,
     Application,
-    EvaluationStatus,
     Instalment,
 )
 from grants.presenters import application_page as page
 from grants.presenters import step_panels
+from grants.presenters.redress import redress_block
 from grants.runtime import db_session
 from grants.services import (
     access,
@@ -112,6 +114,9 @@ def detail_context(
         "prefinancing": prefinancing,
         # A retried or double-clicked submit carries the same token: one submission.
         "submission_token": secrets.token_urlsafe(24),
+        "redress": redress_block(session, application, who, utcnow()),
+        "redress_errors": {},
+        "redress_values": {},
     }
     for step in available:
         if step.context is not None:
@@ -119,12 +124,12 @@ def detail_context(
             if "blocked" in extra:
                 ctx["blocked"][step.trigger] = extra.pop("blocked")
             ctx.update(extra)
-    conflicted = [e for e in application.evaluations if e.status == EvaluationStatus.CONFLICT]
+    conflicted = [e for e in application.evaluations if e.status in STEPPED_ASIDE]
     if (
         viewer == Role.OFFICER
         and application.status == AppState.IN_EVALUATION
         and conflicted
-        and len([e for e in application.evaluations if e.status != EvaluationStatus.CONFLICT])
+        and len([e for e in application.evaluations if e.status not in STEPPED_ASIDE])
         < application.call.evaluators_per_application
     ):
         assigned = {e.evaluator_id for e in application.evaluations}
