@@ -19,6 +19,7 @@ class DocumentKind(StrEnum):
     VOUCHER_AGREEMENT = "voucher_agreement"
     SIGNED_ACCEPTANCE = "signed_acceptance"
     DECLINE_CONFIRMATION = "decline_confirmation"
+    EXCLUSION_NOTICE = "exclusion_notice"
     REPORT_ACKNOWLEDGEMENT = "report_acknowledgement"
     REPORT_REVIEW_DECISION = "report_review_decision"
     PAYMENT_ORDER = "payment_order"
@@ -44,6 +45,7 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.VOUCHER_AGREEMENT: "Voucher agreement",
     DocumentKind.SIGNED_ACCEPTANCE: "Signed acceptance of the voucher agreement",
     DocumentKind.DECLINE_CONFIRMATION: "Confirmation of declined voucher",
+    DocumentKind.EXCLUSION_NOTICE: "Exclusion from the selection",
     DocumentKind.REPORT_ACKNOWLEDGEMENT: "Acknowledgement of final report",
     DocumentKind.REPORT_REVIEW_DECISION: "Final report review decision",
     DocumentKind.PAYMENT_ORDER: "Payment order",

@@ -196,9 +196,21 @@ def _same_organisation(expert: Expert, facts: Facts) -> Conflict | None:
     )
 
 
+def shared_domain(domain: str | None, addresses: frozenset[str]) -> str | None:
+    """The applicant's address domain that is the organisation's domain or one of its
+    subdomains (mail.acme.example is acme.example's), if any."""
+    own = (domain or "").lower().strip(".")
+    if not own:
+        return None
+    for other in sorted(addresses):
+        if other == own or other.endswith("." + own) or own.endswith("." + other):
+            return other
+    return None
+
+
 def _same_domain(expert: Expert, facts: Facts) -> Conflict | None:
-    domain = (expert.organisation_domain or "").lower()
-    if not domain or domain not in facts.applicant.domains:
+    domain = shared_domain(expert.organisation_domain, facts.applicant.domains)
+    if domain is None:
         return None
     return Conflict(
         Kind.SAME_DOMAIN,
@@ -249,8 +261,8 @@ def _earlier_application(expert: Expert, facts: Facts) -> list[Conflict]:
     found = []
     for earlier in facts.earlier:
         why = is_organisation(expert.organisation, expert.organisation_number, earlier.applicant)
-        domain = (expert.organisation_domain or "").lower()
-        if why is None and domain and domain in earlier.applicant.domains:
+        domain = shared_domain(expert.organisation_domain, earlier.applicant.domains)
+        if why is None and domain is not None:
             why = _("e-mail domain @%(domain)s", domain=domain)
         if why is None:
             continue

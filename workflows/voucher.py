@@ -24,6 +24,7 @@ class AppState(StrEnum):
     CONTRACTED = "contracted"
     DECLINED = "declined"
     EXPIRED = "expired"
+    EXCLUDED = "excluded"
     REPORT_SUBMITTED = "report_submitted"
     REPORT_APPROVED = "report_approved"
     PAYMENT_PREPARED = "payment_prepared"
@@ -158,6 +159,14 @@ VOUCHER_FACTS: dict[str, StateFacts] = {
         "Nothing: the offer was not accepted in time",
         results_out=True,
     ),
+    # Taken out of the selection by the programme (e.g. double funding found): its budget
+    # went back to the call.
+    S.EXCLUDED: _f(
+        N_("Excluded"),
+        Badge.BAD,
+        "Excluded from the selection: read the notice for the reasons",
+        results_out=True,
+    ),
     S.REPORT_SUBMITTED: _f(
         N_("Report submitted"),
         Badge.INFO,
@@ -208,7 +217,7 @@ VOUCHER_V1 = WorkflowDefinition(
     states=tuple(str(s) for s in AppState),
     final_states=frozenset(
         # Rejected is not final: an upheld evaluation redress has it evaluated again.
-        {S.WITHDRAWN, S.DECLINED, S.EXPIRED, S.CLOSED, S.TERMINATED}
+        {S.WITHDRAWN, S.DECLINED, S.EXPIRED, S.EXCLUDED, S.CLOSED, S.TERMINATED}
     ),
     facts=VOUCHER_FACTS,
     transitions=(
@@ -340,6 +349,17 @@ VOUCHER_V1 = WorkflowDefinition(
             "Decline the voucher",
             ("reason_given",),
             "decline_confirmation",
+        ),
+        # A selected or offered SME found not to qualify after all (double funding, a false
+        # declaration): out of the selection, its budget to the reserve list.
+        _t(
+            "exclude",
+            (S.SELECTED, S.OFFERED),
+            S.EXCLUDED,
+            OFFICER,
+            "Exclude from the selection",
+            ("reason_given",),
+            "exclusion_notice",
         ),
         # Run by `cascade remind` once the acceptance deadline has passed (the system acts).
         _t(

@@ -448,6 +448,7 @@ class DemoBuilder:
         withdrawn = self.draft(call_id, 7, amount)
         rejected = self.draft(call_id, 10, amount)
         expired = self.draft(call_id, 2, amount)
+        excluded = self.draft(call_id, 5, amount)
         for app_id, org in (
             (submitted, 3),
             (eligible, 6),
@@ -458,12 +459,13 @@ class DemoBuilder:
             self.submit(app_id, org, call_id)
         self.submit(rejected, 10, call_id, before_cutoff=True)
         self.submit(expired, 2, call_id, before_cutoff=True)
+        self.submit(excluded, 5, call_id, before_cutoff=True)
         self.step(
             lambda s: applications.withdraw(
                 s, self.sme_actor(7), withdrawn, reason="We will apply at the next cut-off."
             )
         )
-        for app_id in (eligible, in_evaluation, evaluated, rejected, expired):
+        for app_id in (eligible, in_evaluation, evaluated, rejected, expired, excluded):
             self.eligibility(app_id)
         self.eligibility(ineligible, passed=False)
         self.evaluate(in_evaluation, ("4", "4", "4"))
@@ -473,11 +475,24 @@ class DemoBuilder:
         self.close_evaluation(rejected, low)
         self.evaluate(expired, ("4.5", "4", "4"))
         self.close_evaluation(expired, ("4.5", "4", "4"))
+        self.evaluate(excluded, ("4", "4", "4.5"))
+        self.close_evaluation(excluded, ("4", "4", "4.5"))
         self.step(lambda s: awards.rank_call(s, officer, call_id))  # the first, past cut-off
         # Selected in the first batch, offered, never answered: `cascade remind` let it expire
         # (shown as if run once its acceptance deadline had passed).
         self.step(lambda s: awards.offer(s, officer, expired))
         self.step(lambda s: awards.expire_offer(s, expired, self._offer_deadline(s, expired)))
+        # Selected in the first batch, then found to have the same fair funded by its region.
+        self.step(
+            lambda s: awards.exclude(
+                s,
+                officer,
+                excluded,
+                reason="The Euronaval 2026 stand in this proposal is already funded by the "
+                "Région Sud export programme (grant of 14 March): double funding of the same "
+                "activity.",
+            )
+        )
         self._redress(ineligible, 9, rejected, 10, officer)
         self.evaluate(evaluated, ("4", "3.5", "4"))
         self.close_evaluation(evaluated, ("4", "3.5", "4"))

@@ -321,6 +321,24 @@ def decline(session: Session, actor: Actor, application_id: int, *, reason: str)
     return result
 
 
+def exclude(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:
+    """The officer takes a selected or offered SME out of the selection, with reasons (double
+    funding found, a false declaration); its budget goes to the reserve list at once."""
+    require_role(actor, Role.OFFICER)
+    call = lock_call_of(session, application_id)
+    application = load_application(session, application_id)
+    result = apply_with_reason(
+        session,
+        actor,
+        application,
+        "exclude",
+        reason,
+        audit_extra={"released": application.awarded_amount},
+    )
+    promote_reserves(session, call, cause=f"{application.reference} was excluded")
+    return result
+
+
 def expire_offer(session: Session, application_id: int, now: datetime) -> StepResult | None:
     """The acceptance deadline passed unanswered: the system lets the offer expire and the
     budget goes to the reserve list. None when it was answered meanwhile."""

@@ -262,6 +262,26 @@ STEPS = (
     ),
     Step(
         "voucher",
+        "exclude",
+        done_label=_l("Excluded from the selection"),
+        done=_l(
+            "Excluded from the selection. The SME receives the notice; the budget went to the "
+            "reserve list."
+        ),
+        perform=lambda s, a, i, f: awards.exclude(s, a, i, reason=_text(f, "reason")),
+        panel="applications/steps/exclude.html",
+        title=_l("Exclude from the selection"),
+        button=_l("Exclude"),
+        danger=True,
+        confirm=_l(
+            "Exclude this application from the selection? The SME receives the notice with "
+            "your reasons and its budget goes to the next SME on the reserve list. This cannot "
+            "be undone."
+        ),
+        notify=(Notice(SME, "exclusion_notice"),),
+    ),
+    Step(
+        "voucher",
         "expire_offer",
         done_label=_l("Voucher offer expired"),
         performed_in="`cascade remind`: the system, once the acceptance deadline has passed",

@@ -14,6 +14,7 @@ from workflows.conflicts import (
     name_key,
     parse_ties,
     same_number,
+    shared_domain,
 )
 
 APPLICANT = Organisation(
@@ -74,6 +75,17 @@ def test_the_same_email_domain_is_a_conflict() -> None:
     found = detect(expert(organisation_domain="LigureSonar.example"), Facts(APPLICANT))
     assert kinds(found) == [Kind.SAME_DOMAIN]
     assert "@liguresonar.example" in found[0].evidence
+
+
+def test_a_subdomain_of_the_experts_organisation_is_the_same_domain() -> None:
+    assert shared_domain("acme.example", frozenset({"mail.acme.example"})) == "mail.acme.example"
+    assert shared_domain("lab.acme.example", frozenset({"acme.example"})) == "acme.example"
+    assert shared_domain("acme.example", frozenset({"notacme.example"})) is None
+    assert shared_domain("", frozenset({"acme.example"})) is None
+    found = detect(expert(organisation_domain="liguresonar.example"), Facts(APPLICANT))
+    assert kinds(found) == [Kind.SAME_DOMAIN]
+    sub = detect(expert(organisation_domain="rd.liguresonar.example"), Facts(APPLICANT))
+    assert kinds(sub) == [Kind.SAME_DOMAIN]
 
 
 def test_a_declared_tie_is_a_conflict_by_name_or_number() -> None:
