@@ -83,10 +83,10 @@ def submitted_draft(scenario: Scenario) -> tuple[int, str]:
 def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     sessions: sessionmaker[Session], runtime: Runtime
 ) -> None:
-    scenario = Scenario(sessions, smes=6)
+    scenario = Scenario(sessions, smes=7)
     officer = scenario.people.officer
-    closed, declined, withdrawn, redressed, terminated, expired = [
-        scenario.draft(i) for i in range(6)
+    closed, declined, withdrawn, redressed, terminated, expired, excluded = [
+        scenario.draft(i) for i in range(7)
     ]
 
     scenario.advance(closed, AppState.CONTRACTED)
@@ -101,6 +101,11 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     lapsed = scenario.application(expired).offer_deadline
     assert lapsed is not None
     scenario.run(lambda s: awards.expire_offer(s, expired, lapsed + timedelta(seconds=1)))
+
+    scenario.advance(excluded, AppState.SELECTED)
+    scenario.run(
+        lambda s: awards.exclude(s, officer, excluded, reason="The same fair is funded twice.")
+    )
 
     owner = scenario.owner(withdrawn)
     scenario.run(
@@ -137,6 +142,7 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
         "voucher_agreement": [format_eur(AWARD), format_eur(pre), format_eur(balance)],
         "signed_acceptance": [format_eur(AWARD)],
         "decline_confirmation": [format_eur(AWARD), "No trainer this year."],
+        "exclusion_notice": [format_eur(AWARD), "The same fair is funded twice."],
         "report_acknowledgement": [format_eur(Decimal("8200.00"))],
         "report_review_decision": [format_eur(AWARD)],
         "payment_order": [format_eur(pre)],
@@ -148,7 +154,7 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     assert set(expected) == {str(k) for k in STEP_KINDS}
 
     seen: set[str] = set()
-    for app_id in (closed, declined, withdrawn, redressed, terminated, expired):
+    for app_id in (closed, declined, withdrawn, redressed, terminated, expired, excluded):
         reference = scenario.application(app_id).reference
         for doc in scenario.documents_of(app_id):
             seen.add(doc.kind)
