@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pycountry
 from stdnum.al import nipt as al_nipt
@@ -292,6 +293,9 @@ def validate_registration(country: str, number: str) -> tuple[str, str]:
     raise ValueError(f"this is not a valid registration number for {where}: {expected}")
 
 
+# Cached: the duplicate finder keys every organisation on each officer dashboard and
+# eligibility proposal, and checking a number with python-stdnum is the slow part.
+@lru_cache(maxsize=65536)
 def company_key(country: str, number: str) -> tuple[str, str]:
     """What identifies the company behind a registration number, to spot duplicates.
 
