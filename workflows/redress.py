@@ -53,9 +53,13 @@ def window_closes(decided_at: datetime, days: int, timezone: str) -> datetime:
     return datetime.combine(last_day + timedelta(days=1), time(), zone)
 
 
-def last_day(decided_at: datetime, days: int, timezone: str) -> datetime:
+def last_moment(closes_at: datetime) -> datetime:
     """The last moment a request is accepted (23:59:59 on the last day), for people to read."""
-    return window_closes(decided_at, days, timezone) - timedelta(seconds=1)
+    return closes_at - timedelta(seconds=1)
+
+
+def last_day(decided_at: datetime, days: int, timezone: str) -> datetime:
+    return last_moment(window_closes(decided_at, days, timezone))
 
 
 R = RedressState

@@ -37,7 +37,7 @@ from workflows.redress import (
     MAX_GROUNDS,
     RedressKind,
     RedressState,
-    last_day,
+    last_moment,
 )
 from workflows.roles import Role
 from workflows.voucher import AppState
@@ -137,7 +137,7 @@ def file_request(
         step="Request for redress",
         details=details,
     )
-    _tell(session, application, request, event, document.id)
+    _tell(session, actor, application, request, event, document.id)
     return request
 
 
@@ -148,14 +148,13 @@ def _details(request: RedressRequest, application: Application) -> dict[str, obj
         "request": request.grounds,
         "filed_at": local_time(request.filed_at, zone),
         "decision_at": local_time(request.decision_at, zone),
-        "window_closes": local_time(
-            last_day(request.decision_at, application.call.redress_days, zone), zone
-        ),
+        "window_closes": local_time(last_moment(request.window_closes_at), zone),
     }
 
 
 def _tell(
     session: Session,
+    actor: Actor,
     application: Application,
     request: RedressRequest,
     event: AuditEvent,
@@ -168,10 +167,11 @@ def _tell(
         "redress": request,
         "programme": programme.PROGRAMME_NAME,
     }
-    people = {
-        a.strip().lower(): n for a, n in notifications.applicant_addresses(session, application)
-    }
-    for address, name in people.items():
+    # Imported here: the step registry names the services that call this one.
+    from grants.steps import Notice, Recipient
+
+    to_applicant = Notice(Recipient.APPLICANT, "redress_received")
+    for address, name in notifications.recipients(session, actor, to_applicant, application):
         subject, body = notifications.render("redress_received", {**context, "name": name})
         mail.queue(
             session,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from grants.db import utcnow
-from grants.errors import NotFound, ValidationFailed
+from grants.errors import ValidationFailed
 from grants.formatting import local_time
 from grants.models import Call
 from grants.presenters import call_builder as pages
@@ -25,7 +25,14 @@ from grants.runtime import db_session, transaction
 from grants.services import access, call_builder
 from grants.services.call_builder import EDITABLE_STEPS, Step
 from grants.services.call_files import rules_of
-from grants.views.common import actor, flash_done, flash_refused, fresh_for_update, roles_required
+from grants.views.common import (
+    actor,
+    flash_done,
+    flash_refused,
+    fresh_for_update,
+    roles_required,
+    staff_call,
+)
 from workflows.call import CallState
 from workflows.call_rules import VoucherType
 from workflows.errors import TransitionRefused
@@ -34,13 +41,6 @@ from workflows.roles import Role
 bp = Blueprint("call_builder", __name__)
 
 Page = tuple[str, int]
-
-
-def _call(call_id: int) -> Call:
-    try:
-        return access.visible_call(db_session(), call_id, staff=True)
-    except NotFound:
-        abort(404)
 
 
 def step_url(step: Step, call_id: int) -> str:
@@ -112,7 +112,7 @@ def new() -> Page | Response:
 
 
 def _save(step: Step, call_id: int) -> Page | Response:
-    call = _call(call_id)
+    call = staff_call(call_id)
     if request.method == "GET":
         return _step_page(call, step)
     fresh_for_update()
@@ -125,7 +125,7 @@ def _save(step: Step, call_id: int) -> Page | Response:
     except ValidationFailed as exc:
         choices = getattr(exc, "choices", {})
         return _step_page(
-            _call(call_id),
+            staff_call(call_id),
             step,
             values=request.form,
             errors=exc.errors,
@@ -136,7 +136,7 @@ def _save(step: Step, call_id: int) -> Page | Response:
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(step_url(step, call_id))
-    found = call_builder.review(db_session(), _call(call_id), now=utcnow())
+    found = call_builder.review(db_session(), staff_call(call_id), now=utcnow())
     left = pages.step_problems(found, step)
     if left:
         # Saved, but this page still stops publishing: stay, with the problems beside their
@@ -175,7 +175,7 @@ for _step in EDITABLE_STEPS:
 @bp.route("/calls/<int:call_id>/build/form")
 @roles_required(Role.OFFICER)
 def application_form(call_id: int) -> str:
-    call = _call(call_id)
+    call = staff_call(call_id)
     found = call_builder.review(db_session(), call, now=utcnow())
     back, forward = pages.neighbours(Step.FORM)
     return render_template(
@@ -195,7 +195,7 @@ def application_form(call_id: int) -> str:
 @bp.route("/calls/<int:call_id>/build/review")
 @roles_required(Role.OFFICER)
 def review(call_id: int) -> str:
-    call = _call(call_id)
+    call = staff_call(call_id)
     found = call_builder.review(db_session(), call, now=utcnow())
     back, _forward = pages.neighbours(Step.REVIEW)
     return render_template(
@@ -215,7 +215,7 @@ def review(call_id: int) -> str:
 @bp.route("/calls/<int:call_id>/build/publish", methods=["POST"])
 @roles_required(Role.OFFICER)
 def publish(call_id: int) -> Response:
-    _call(call_id)
+    staff_call(call_id)
     fresh_for_update()
     try:
         with transaction() as session:
@@ -247,7 +247,7 @@ def publish(call_id: int) -> Response:
 @roles_required(Role.OFFICER)
 def preview(call_id: int) -> str:
     """The public call page and the empty application form, as applicants will see them."""
-    call = _call(call_id)
+    call = staff_call(call_id)
     shown: Any = AsPublished(call) if call.status == CallState.DRAFT else call
     found = call_builder.review(db_session(), call, now=utcnow())
     return render_template(
@@ -278,7 +278,7 @@ def _copy_page(
 @bp.route("/calls/<int:call_id>/copy", methods=["GET", "POST"])
 @roles_required(Role.OFFICER)
 def copy(call_id: int) -> Page | Response:
-    source = _call(call_id)
+    source = staff_call(call_id)
     if request.method == "GET":
         return _copy_page(source, "")
     reference = request.form.get("reference", "")
@@ -287,7 +287,7 @@ def copy(call_id: int) -> Page | Response:
             made = call_builder.copy_call(session, actor(), call_id, reference, now=utcnow())
             new_id, new_reference = made.id, made.reference
     except ValidationFailed as exc:
-        return _copy_page(_call(call_id), reference, exc.errors, 422)
+        return _copy_page(staff_call(call_id), reference, exc.errors, 422)
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("dashboard.index"))

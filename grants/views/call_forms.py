@@ -5,17 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from forms.schema import Field, FormDefinitionError, dump_form, parse_form
 from forms.validation import group_totals
-from grants.errors import NotFound
 from grants.models import Call
 from grants.runtime import db_session, transaction
-from grants.services import access, calls
-from grants.views.common import actor, flash_done, flash_refused, fresh_for_update, roles_required
+from grants.services import calls
+from grants.views.common import (
+    actor,
+    flash_done,
+    flash_refused,
+    fresh_for_update,
+    roles_required,
+    staff_call,
+)
 from workflows.errors import TransitionRefused
 from workflows.roles import Role
 
@@ -58,17 +64,10 @@ def _render(
     )
 
 
-def _call(call_id: int) -> Call:
-    try:
-        return access.visible_call(db_session(), call_id, staff=True)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/calls/<int:call_id>/form", methods=["GET", "POST"])
 @roles_required(Role.OFFICER)
 def edit(call_id: int) -> tuple[str, int] | Response:
-    call = _call(call_id)
+    call = staff_call(call_id)
     if request.method == "GET":
         return _render(call, as_yaml(call.form))
     text = request.form.get("definition", "")
@@ -84,7 +83,7 @@ def edit(call_id: int) -> tuple[str, int] | Response:
             form = calls.update_form(session, actor(), call_id, text)
             version = form.version
     except FormDefinitionError as exc:
-        return _render(_call(call_id), text, problems=exc.problems, status=422)
+        return _render(staff_call(call_id), text, problems=exc.problems, status=422)
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(url_for("call_forms.edit", call_id=call_id))
