@@ -27,6 +27,11 @@ class DocumentKind(StrEnum):
     CLOSURE_CERTIFICATE = "closure_certificate"
     TERMINATION_NOTICE = "termination_notice"
     OFFER_EXPIRY_NOTICE = "offer_expiry_notice"
+    PAYMENT_WITHHELD_NOTICE = "payment_withheld_notice"
+    PAYMENT_CANCELLED_NOTICE = "payment_cancelled_notice"
+    # Issued by a termination that finds more paid than justified; a receipt per repayment.
+    RECOVERY_ORDER = "recovery_order"
+    REPAYMENT_RECEIPT = "repayment_receipt"
     # Not a workflow step: the call's guide for applicants, rendered from the call alone.
     CALL_GUIDE = "call_guide"
     # Not an application's step: a call batch's approved ranking, from its ranked_lists row.
@@ -53,6 +58,10 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.CLOSURE_CERTIFICATE: "Closure certificate",
     DocumentKind.TERMINATION_NOTICE: "Termination and recovery notice",
     DocumentKind.OFFER_EXPIRY_NOTICE: "Notice of expired voucher offer",
+    DocumentKind.PAYMENT_WITHHELD_NOTICE: "Notice of withheld payment",
+    DocumentKind.PAYMENT_CANCELLED_NOTICE: "Notice of cancelled payment order",
+    DocumentKind.RECOVERY_ORDER: "Recovery order",
+    DocumentKind.REPAYMENT_RECEIPT: "Receipt of repayment",
     DocumentKind.CALL_GUIDE: "Guide for applicants",
     DocumentKind.RANKED_LIST: "Approved ranked list",
 }

@@ -122,6 +122,21 @@ class Config:
         default_factory=lambda: os.environ.get("MAIL_FROM", "Cascade <noreply@localhost>")
     )
 
+    # The consortium's account that SEPA credit transfer files debit (Finance → SEPA export).
+    # The defaults are a demo account (a well-known example IBAN): set all three in production.
+    # An export is refused while the IBAN or BIC is not valid.
+    sepa_debtor_name: str = field(
+        default_factory=lambda: os.environ.get(
+            "CASCADE_SEPA_DEBTOR_NAME", "DEMO Cascade consortium (test account)"
+        )
+    )
+    sepa_debtor_iban: str = field(
+        default_factory=lambda: os.environ.get("CASCADE_SEPA_DEBTOR_IBAN", "DE89370400440532013000")
+    )
+    sepa_debtor_bic: str = field(
+        default_factory=lambda: os.environ.get("CASCADE_SEPA_DEBTOR_BIC", "COBADEFFXXX")
+    )
+
     def document_location(self) -> str | Path:
         """What `documents.storage.open_storage` opens: DOCUMENT_STORE, else DOCUMENT_ROOT."""
         return self.document_store or self.document_root

@@ -14,3 +14,10 @@ DISCLAIMER = (
 # Retention (DOMAIN.md): 5 years after the final payment, 3 when the voucher is <= EUR 60,000.
 RETENTION_YEARS_SMALL = 3
 RETENTION_YEARS = 5
+
+# Recovery orders: the consortium's account an SME repays to, printed on the order (unset:
+# the order says the account is sent separately); and how long the SME has to repay.
+RECOVERY_ACCOUNT_HOLDER = os.environ.get("CASCADE_RECOVERY_ACCOUNT_HOLDER", PROGRAMME_NAME)
+RECOVERY_IBAN = os.environ.get("CASCADE_RECOVERY_IBAN", "")
+RECOVERY_BIC = os.environ.get("CASCADE_RECOVERY_BIC", "")
+RECOVERY_DAYS = 30

@@ -6,12 +6,14 @@ seeing each other's data, and never rely on what another test left behind.
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, select, text, update
@@ -36,6 +38,7 @@ from grants.services import (
     applications,
     attachments,
     awards,
+    bank_details,
     calls,
     eligibility,
     evaluation,
@@ -125,6 +128,18 @@ HAPPY_PATH = [
     AppState.PAID,
     AppState.CLOSED,
 ]
+
+
+_STORAGE: DocumentStorage | None = None
+
+
+def scenario_storage() -> DocumentStorage:
+    """Where the scenario's own uploads (bank confirmations) are kept: a directory of the
+    test run's (files are content-addressed, so runs may share it)."""
+    global _STORAGE
+    if _STORAGE is None:
+        _STORAGE = DocumentStorage(Path(tempfile.gettempdir()) / "cascade-scenario-files")
+    return _STORAGE
 
 
 def password_hash() -> str:
@@ -402,6 +417,33 @@ class Scenario:
             )
         )
 
+    def verify_bank_details(self, app_id: int, *, verifier: Actor | None = None) -> int:
+        """The SME uploads the bank's confirmation of the details it accepted with (unless
+        one is there), and a finance officer verifies them: payments may then go ahead.
+        Returns the verified bank account's id."""
+        owner = self.owner(app_id)
+        finance = verifier or self.people.finance[0]
+
+        def upload(s: Session) -> int:
+            account = bank_details.current(s, app_id)
+            assert account is not None, "no bank details entered"
+            if account.confirmation_key is None:
+                account = bank_details.change(
+                    s,
+                    owner,
+                    scenario_storage(),
+                    app_id,
+                    iban=account.iban,
+                    bic=account.bic or "",
+                    holder=account.holder,
+                    confirmation=bank_details.Upload("bank-letter.pdf", pdf_bytes(marker=b"bank")),
+                )
+            return account.id
+
+        account_id = self.run(upload)
+        self.run(lambda s: bank_details.verify(s, finance, account_id))
+        return account_id
+
     # -- walking the happy path -----------------------------------------------------------
     def advance(
         self, app_id: int, target: AppState, scores: tuple[str, str, str] = ("4", "4", "4")
@@ -420,7 +462,7 @@ class Scenario:
             ),
             AppState.EVALUATED: lambda: self.rank(self.application(app_id).call_id),
             AppState.SELECTED: lambda: self.run(lambda s: awards.offer(s, officer, app_id)),
-            AppState.OFFERED: lambda: self.accept(app_id),
+            AppState.OFFERED: lambda: (self.accept(app_id), self.verify_bank_details(app_id)),
             AppState.CONTRACTED: lambda: self.run(
                 lambda s: reporting.submit_report(
                     s,

@@ -12,7 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from workflows import ledger
+from workflows.eligibility import CheckResult, de_minimis_check
 from workflows.i18n import N_, _
+from workflows.money import format_eur
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,72 @@ def _within_cumulative_cap(ctx: TransitionContext) -> bool:
     amount = ctx.fact("amount", Decimal(0))
     cap = ctx.fact("cumulative_cap")
     return cap is not None and already + amount <= cap
+
+
+def _within_voucher_maximum(ctx: TransitionContext) -> bool:
+    maximum = ctx.fact("max_per_voucher")
+    return maximum is not None and ctx.fact("amount", Decimal(0)) <= maximum
+
+
+def _voucher_maximum_detail(ctx: TransitionContext) -> str:
+    return _(
+        "%(amount)s against a maximum of %(maximum)s",
+        amount=format_eur(ctx.fact("amount", Decimal(0))),
+        maximum=format_eur(ctx.fact("max_per_voucher") or Decimal(0)),
+    )
+
+
+def _de_minimis(ctx: TransitionContext) -> CheckResult | None:
+    """The call's de minimis headroom check on the SME's declared aid, None when the call
+    does not apply it (fact ``de_minimis``: a ``DeMinimisRule`` or None; ``de_minimis_aid``:
+    (amount, granted on) pairs)."""
+    rule = ctx.fact("de_minimis")
+    if rule is None:
+        return None
+    return de_minimis_check(ctx.fact("de_minimis_aid", ()), ctx.fact("amount"), rule)
+
+
+def _within_de_minimis(ctx: TransitionContext) -> bool:
+    found = _de_minimis(ctx)
+    return found is None or found.passed
+
+
+def _de_minimis_detail(ctx: TransitionContext) -> str:
+    found = _de_minimis(ctx)
+    return found.evidence if found else ""
+
+
+def _payment_within_award(ctx: TransitionContext) -> bool:
+    award = ctx.fact("award")
+    return award is not None and ledger.within(
+        ctx.fact("payment_amount", Decimal(0)), ctx.fact("voucher_payments", Decimal(0)), award
+    )
+
+
+def _payment_award_detail(ctx: TransitionContext) -> str:
+    return _(
+        "%(amount)s on top of %(already)s paid or in payment, against an award of %(award)s",
+        amount=format_eur(ctx.fact("payment_amount", Decimal(0))),
+        already=format_eur(ctx.fact("voucher_payments", Decimal(0))),
+        award=format_eur(ctx.fact("award") or Decimal(0)),
+    )
+
+
+def _payment_within_call_budget(ctx: TransitionContext) -> bool:
+    budget = ctx.fact("call_budget")
+    return budget is not None and ledger.within(
+        ctx.fact("payment_amount", Decimal(0)), ctx.fact("call_payments", Decimal(0)), budget
+    )
+
+
+def _payment_call_detail(ctx: TransitionContext) -> str:
+    return _(
+        "%(amount)s on top of %(already)s paid or in payment in the call, against its budget "
+        "of %(budget)s",
+        amount=format_eur(ctx.fact("payment_amount", Decimal(0))),
+        already=format_eur(ctx.fact("call_payments", Decimal(0))),
+        budget=format_eur(ctx.fact("call_budget") or Decimal(0)),
+    )
 
 
 GUARDS: dict[str, Guard] = {
@@ -163,6 +232,30 @@ GUARDS: dict[str, Guard] = {
             "within_cumulative_cap",
             _within_cumulative_cap,
             N_("the SME would exceed its cumulative cap across the consortium's calls"),
+        ),
+        Guard(
+            "within_voucher_maximum",
+            _within_voucher_maximum,
+            N_("the amount is above the call's maximum per voucher"),
+            _voucher_maximum_detail,
+        ),
+        Guard(
+            "within_de_minimis_headroom",
+            _within_de_minimis,
+            N_("the SME's de minimis headroom cannot take this voucher"),
+            _de_minimis_detail,
+        ),
+        Guard(
+            "payment_within_award",
+            _payment_within_award,
+            N_("the voucher's payments would exceed its award"),
+            _payment_award_detail,
+        ),
+        Guard(
+            "payment_within_call_budget",
+            _payment_within_call_budget,
+            N_("the call's payments would exceed its budget"),
+            _payment_call_detail,
         ),
         Guard(
             "agreement_signed",

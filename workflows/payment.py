@@ -54,6 +54,7 @@ PAYMENT_V1 = WorkflowDefinition(
             FINANCE,
             "Cancel payment",
             ("reason_given",),
+            "payment_cancelled_notice",
         ),
         TransitionDef(
             "withhold",
@@ -62,6 +63,7 @@ PAYMENT_V1 = WorkflowDefinition(
             frozenset({Role.FINANCE, Role.OFFICER}),
             "Withhold payment",
             ("reason_given",),
+            "payment_withheld_notice",
         ),
     ),
 )

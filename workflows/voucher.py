@@ -65,6 +65,15 @@ def _f(label: str, badge: Badge, next_step: str, **kw: Any) -> StateFacts:
 
 
 _WAIT = "Nothing for now: "
+# Money limits, checked where money is awarded and where it is paid (the services gather
+# the facts under row locks: call, then organisation, then application).
+_AWARD_LIMITS = (
+    "budget_available",
+    "within_voucher_maximum",
+    "within_cumulative_cap",
+    "within_de_minimis_headroom",
+)
+PAYMENT_LIMITS = ("payment_within_award", "payment_within_call_budget")
 _BUDGET = {"holds_budget": True}
 _AGREEMENT = {"holds_budget": True, "awarded": True, "finance_sees": True, "results_out": True}
 
@@ -320,7 +329,7 @@ VOUCHER_V1 = WorkflowDefinition(
             S.SELECTED,
             OFFICER,
             "Promote from reserve list",
-            ("budget_available",),
+            _AWARD_LIMITS,
             "result_letter",
         ),
         _t(
@@ -329,7 +338,7 @@ VOUCHER_V1 = WorkflowDefinition(
             S.OFFERED,
             OFFICER,
             "Offer voucher agreement",
-            ("within_cumulative_cap",),
+            _AWARD_LIMITS,
             "voucher_agreement",
         ),
         _t(
@@ -404,7 +413,7 @@ VOUCHER_V1 = WorkflowDefinition(
             S.PAYMENT_PREPARED,
             FINANCE,
             "Prepare balance payment",
-            ("prefinancing_settled",),
+            ("prefinancing_settled", *PAYMENT_LIMITS),
             "payment_order",
         ),
         _t(
@@ -424,6 +433,28 @@ VOUCHER_V1 = WorkflowDefinition(
             "Mark balance paid",
             (),
             "remittance_advice",
+        ),
+        # The balance order stopped before it was paid: the voucher is back where the order is
+        # prepared. Withheld (a breach; finance or the officer): the officer terminates, or a
+        # new order is prepared once the matter is settled. Cancelled (finance: a wrong
+        # account or amount): a corrected order is prepared.
+        _t(
+            "withhold_payment",
+            (S.PAYMENT_PREPARED, S.PAYMENT_AUTHORISED),
+            S.REPORT_APPROVED,
+            FINANCE | OFFICER,
+            "Withhold balance payment",
+            ("reason_given",),
+            "payment_withheld_notice",
+        ),
+        _t(
+            "cancel_payment",
+            (S.PAYMENT_PREPARED, S.PAYMENT_AUTHORISED),
+            S.REPORT_APPROVED,
+            FINANCE,
+            "Cancel balance payment",
+            ("reason_given",),
+            "payment_cancelled_notice",
         ),
         _t("close", (S.PAID,), S.CLOSED, OFFICER, "Close", (), "closure_certificate"),
         _t(

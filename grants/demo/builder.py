@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from documents.storage import DocumentStorage
 from grants.auth import hash_password
 from grants.db import unit_of_work, utcnow
+from grants.demo import finance
 from grants.demo.call_specs import UPSKILLING, demo_calls
 from grants.demo.content import TOPICS, demo_answers, quote_pdf
 from grants.demo.partners import (
@@ -313,22 +314,7 @@ class DemoBuilder:
     def offer_and_accept(self, app_id: int, org_index: int) -> None:
         officer = self.actor("officer@leviatad.example")
         self.step(lambda s: awards.offer(s, officer, app_id))
-        actor = self.sme_actor(org_index)
-        iban = DEMO_SMES[org_index][5]
-        holder = DEMO_SMES[org_index][0]
-        self.step(
-            lambda s: awards.accept(s, actor, app_id, iban=iban, account_holder=holder, signed=True)
-        )
-
-    def prefinancing(self, app_id: int) -> None:
-        f1, f2 = self.actor("finance1@leviatad.example"), self.actor("finance2@leviatad.example")
-        payment_id = self.step(lambda s: payments.prepare_prefinancing(s, f1, app_id).id)
-        self.step(lambda s: payments.authorise_instalment(s, f2, payment_id))
-        self.step(
-            lambda s: payments.mark_instalment_paid(
-                s, f1, payment_id, payment_reference=f"SEPA-PRE-{app_id:05d}"
-            )
-        )
+        finance.accept_and_verify(self, app_id, org_index)
 
     def report(self, app_id: int, org_index: int, claimed: str) -> None:
         actor = self.sme_actor(org_index)
@@ -354,17 +340,11 @@ class DemoBuilder:
             )
         )
 
-    def pay_balance(self, app_id: int, *, until: str) -> None:
+    def authorise_balance(self, app_id: int, *, until: str = "authorised") -> None:
         f1, f2 = self.actor("finance1@leviatad.example"), self.actor("finance2@leviatad.example")
         self.step(lambda s: payments.prepare_payment(s, f1, app_id))
-        if until == "prepared":
-            return
-        self.step(lambda s: payments.authorise_payment(s, f2, app_id))
         if until == "authorised":
-            return
-        self.step(
-            lambda s: payments.mark_paid(s, f1, app_id, payment_reference=f"SEPA-BAL-{app_id:05d}")
-        )
+            self.step(lambda s: payments.authorise_payment(s, f2, app_id))
 
     # -- the story ------------------------------------------------------------------------
     def run(self) -> None:
@@ -406,6 +386,7 @@ class DemoBuilder:
         # The seventh stays contracted (pre-financing paid), waiting for its final report.
         closed, paid, authorised, prepared, approved, reported, _contracted, offered = app_ids[:8]
         declined, terminated, _promoted, _reserve = app_ids[8:]
+        prefinancings: list[int] = []
         for i, app_id in enumerate(app_ids[:10]):
             if app_id == offered:
                 self.step(lambda s, a=app_id: awards.offer(s, officer, a))
@@ -419,22 +400,27 @@ class DemoBuilder:
                 )
             else:
                 self.offer_and_accept(app_id, i)
-                self.prefinancing(app_id)
+                prefinancings.append(finance.authorise_prefinancing(self, app_id))
         # The decline gave its budget to the first on the reserve list, automatically.
+        finance.pay_by_sepa(self, prefinancings, "BNK-2026-PRE-0001")
         self.step(
             lambda s: payments.terminate(
                 s, officer, terminated, reason="The SME entered liquidation before the training."
             )
         )
+        # Its pre-financing is to be recovered: the first part came back already.
+        finance.repay_in_part(self, terminated, "1500.00", utcnow().date())
         for i, app_id in enumerate((closed, paid, authorised, prepared, approved, reported)):
             self.report(app_id, i, "8150.00")
         for app_id in (closed, paid, authorised, prepared, approved):
             self.approve(app_id, "8000.00")
-        self.pay_balance(closed, until="paid")
+        for app_id in (closed, paid, authorised):
+            self.authorise_balance(app_id)
+        self.authorise_balance(prepared, until="prepared")
+        balances = [finance.balance_payment_id(self, a) for a in (closed, paid)]
+        finance.pay_by_sepa(self, balances, "BNK-2026-BAL-0001")
         self.step(lambda s: payments.close(s, officer, closed))
-        self.pay_balance(paid, until="paid")
-        self.pay_balance(authorised, until="authorised")
-        self.pay_balance(prepared, until="prepared")
+        finance.change_bank_details(self, reported, 5)
 
     def _internationalisation(self, call_id: int, officer: Actor) -> None:
         amount = Decimal("2000.00")

@@ -10,6 +10,7 @@ from grants.models.applications import (
     EvaluationStatus,
     Report,
 )
+from grants.models.bank_accounts import BankAccount, BankSource, BankStatus
 from grants.models.base import Timestamped
 from grants.models.calls import Call, CallForm, call_partners
 from grants.models.eligibility_jobs import EligibilityJob, JobStatus
@@ -24,13 +25,19 @@ from grants.models.payments import Instalment, Payment
 from grants.models.people import ConsortiumPartner, Organisation, RoleGrant, User
 from grants.models.ranking import RankedList
 from grants.models.records import Attachment, AuditEvent, Document, DocumentStatus, MailMessage
+from grants.models.recoveries import RecoveryOrder, RecoveryStatus
 from grants.models.redress import RedressRequest
+from grants.models.reports import ReportDraft, ReportForm
+from grants.models.sepa import SepaBatch, SepaBatchItem
 
 __all__ = [
     "STEPPED_ASIDE",
     "Application",
     "Attachment",
     "AuditEvent",
+    "BankAccount",
+    "BankSource",
+    "BankStatus",
     "Call",
     "CallForm",
     "CallPoolMembership",
@@ -49,9 +56,15 @@ __all__ = [
     "Payment",
     "PoolStatus",
     "RankedList",
+    "RecoveryOrder",
+    "RecoveryStatus",
     "RedressRequest",
     "Report",
+    "ReportDraft",
+    "ReportForm",
     "RoleGrant",
+    "SepaBatch",
+    "SepaBatchItem",
     "Timestamped",
     "User",
     "call_partners",

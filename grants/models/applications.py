@@ -154,6 +154,10 @@ class Report(Timestamped, Base):
     review_comments: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None]
+    # Every answer of the call-defined report form as submitted (files: attachment ids), and
+    # the form version it answered (None: reports from before report forms were kept).
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("report_forms.id"))
 
     application: Mapped[Application] = relationship(back_populates="reports")
 

@@ -99,10 +99,18 @@ class Attachment(Base):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     superseded_at: Mapped[datetime | None]
+    # Which form the file answers: "application" (the call's application form) or "report"
+    # (the final report form); a field name is only unique within its form.
+    form_kind: Mapped[str] = mapped_column(
+        String(20), default="application", server_default="application"
+    )
 
     application: Mapped[Application] = relationship(back_populates="attachments")
 
-    __table_args__ = (CheckConstraint("size >= 0", name="size_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("size >= 0", name="size_not_negative"),
+        CheckConstraint("form_kind IN ('application', 'report')", name="form_kind"),
+    )
 
 
 class MailMessage(Base):

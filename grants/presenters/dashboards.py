@@ -9,12 +9,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
+from grants.db import utcnow
 from grants.models import Application, Call, Evaluation, Instalment, Payment
+from grants.presenters import bank_details as bank_presenter
+from grants.presenters import final_report
+from grants.presenters import ledger as ledger_presenter
+from grants.presenters import recoveries as recovery_presenter
 from grants.services import (
     access,
-    awards,
     calls,
     conflicts,
     expectations,
@@ -28,6 +32,7 @@ from grants.services.role_holders import people_holding
 from workflows import engine
 from workflows.call import CallState
 from workflows.money import prefinancing_amount
+from workflows.payment import PaymentState
 from workflows.registry import APPLICATION_WORKFLOWS, all_workflows
 from workflows.roles import Role
 from workflows.voucher import AppState
@@ -59,6 +64,7 @@ def applicant(session: Session, actor: Actor, now: datetime) -> dict[str, Any]:
         "applications": own,
         "open_calls": open_calls,
         "next_steps": {a.id: expectations.next_step(a, now) for a in own},
+        "report_deadlines": final_report.report_deadlines(own, now),
     }
 
 
@@ -114,13 +120,16 @@ def by_status(session: Session, actor: Actor, wanted: str, page: int, size: int)
 
 
 def call_rows(session: Session) -> list[dict[str, Any]]:
+    listed = calls.list_calls(session)
+    figures = ledger_presenter.figures_by_call(session, listed)
     return [
         {
             "call": call,
-            "committed": awards.committed_budget(session, call.id),
-            "remaining": awards.budget_remaining(session, call),
+            "committed": figures[call.id].committed + figures[call.id].paid,
+            "remaining": figures[call.id].available,
+            "ledger": figures[call.id],
         }
-        for call in calls.list_calls(session)
+        for call in listed
     ]
 
 
@@ -130,6 +139,7 @@ def officer(session: Session, actor: Actor, wanted: str, page: int, size: int) -
         "call_rows": call_rows(session),
         "duplicates": organisations.duplicate_registrations(session),
         "redress_waiting": redress.pending(session),
+        "reports_due": final_report.reports_due(session, utcnow()),
     }
 
 
@@ -181,14 +191,26 @@ def _finance_listings(actor: Actor) -> dict[str, Listing]:
     instalments to prepare, authorise or mark paid; the vouchers whose balance payment a
     finance officer moves on; every voucher under agreement."""
     vouchers = access.visible_applications_query(actor)
+    # The live order only (at most one); a cancelled one is to prepare again, a withheld one
+    # is settled with the balance.
     prefinancing = vouchers.join(Application.call).outerjoin(
         Payment,
         and_(
-            Payment.application_id == Application.id, Payment.instalment == Instalment.PREFINANCING
+            Payment.application_id == Application.id,
+            Payment.instalment == Instalment.PREFINANCING,
+            Payment.status.in_(payments.LIVE_STATES),
         ),
     )
+    withheld = aliased(Payment)
     to_prepare = and_(
         Payment.id.is_(None),
+        ~select(withheld.id)
+        .where(
+            withheld.application_id == Application.id,
+            withheld.instalment == Instalment.PREFINANCING,
+            withheld.status == PaymentState.WITHHELD,
+        )
+        .exists(),
         Application.status == AppState.CONTRACTED,
         Application.awarded_amount > 0,
         Call.prefinancing_percent > 0,
@@ -219,6 +241,8 @@ def _prefinancing_rows(
     rows = []
     for a in applications:
         payment = payments.instalment(a, Instalment.PREFINANCING)
+        if payment is not None and payment.status not in payments.LIVE_STATES:
+            payment = None  # cancelled: to prepare again
         amount = (
             payment.amount
             if payment
@@ -240,6 +264,9 @@ def finance(
     data = listings[chosen].page(session, counts[chosen], wanted, page, size)
     if chosen == "prefinancing":
         data["prefinancing_rows"] = _prefinancing_rows(data["applications"])
+    data["recoveries"] = recovery_presenter.finance_recoveries(session)
+    data["ledger_rows"] = ledger_presenter.finance_rows(session)
+    data.update(bank_presenter.finance_list(session, actor))
     names = session.scalars(people_holding(Role.FINANCE, active_only=False))
     return {
         **data,

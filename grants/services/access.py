@@ -73,6 +73,8 @@ def can_view_document(actor: Actor, document: Document) -> bool:
     application = document.application
     if not can_view_documents(actor, application):
         return False
+    if document.kind == "payment_order" and actor.role not in (Role.FINANCE, Role.AUDITOR):
+        return False  # the bank's instruction carries the full IBAN: finance and auditors
     return not (
         actor.role == Role.APPLICANT
         and document.kind == "evaluation_summary_report"

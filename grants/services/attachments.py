@@ -330,6 +330,8 @@ def can_download(actor: Actor, attachment: Attachment) -> bool:
     if not access.can_view(actor, application):
         return False
     if actor.role == Role.EVALUATOR:
+        if attachment.form_kind != "application":
+            return False  # experts read the proposal, not the final report's evidence
         return any(
             e.evaluator_id == actor.user_id
             and e.status in (EvaluationStatus.ACCEPTED, EvaluationStatus.SUBMITTED)
@@ -358,7 +360,11 @@ def for_download(
 def history(application: Application, field_name: str) -> list[Attachment]:
     """Every file uploaded for the field, newest first."""
     return sorted(
-        (a for a in application.attachments if a.field_name == field_name),
+        (
+            a
+            for a in application.attachments
+            if a.field_name == field_name and a.form_kind == "application"
+        ),
         key=lambda a: a.id,
         reverse=True,
     )

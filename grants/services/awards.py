@@ -10,22 +10,28 @@ from schwifty.exceptions import SchwiftyException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from documents.kinds import DocumentKind
+from documents.storage import DocumentStore
 from grants import programme
 from grants.db import utcnow
 from grants.errors import NotFound
 from grants.formatting import format_eur, local_time
-from grants.models import Application, Call, Organisation, RankedList
+from grants.models import Application, Call, Document, DocumentStatus, RankedList
+from grants.services import bank_details, expectations, ledger
 from grants.services.actor import Actor
-from grants.services.applications import ValidationFailed, require_role
+from grants.services.applications import require_role
+from grants.services.attachments import Scanner
 from grants.services.workflow import (
     StepResult,
     apply,
     apply_with_reason,
+    check,
     load_application,
     load_call,
     load_own_application,
 )
 from workflows import ranking
+from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.money import prefinancing_amount
 from workflows.registry import application_states_where
@@ -48,10 +54,9 @@ def committed_budget(session: Session, call_id: int) -> Decimal:
 
 
 def budget_remaining(session: Session, call: Call) -> Decimal:
-    # The reserve is held back for a later call: this call's vouchers never use it.
-    return ranking.budget_remaining(
-        call.budget - call.reserve, [committed_budget(session, call.id)]
-    )
+    """The ledger's available figure: budget - held back (the reserve is kept for a later
+    call) - committed - paid; a recovery still owed is not available until it is repaid."""
+    return ledger.available(session, call)
 
 
 def pending_count(session: Session, call_id: int) -> int:
@@ -92,6 +97,34 @@ def system_actor() -> Actor:
     return Actor(user_id=None, name=SYSTEM_NAME, role=Role.OFFICER)
 
 
+def _lock_for_award(session: Session, application_id: int) -> Application:
+    """The application for an award step, with its SME's row locked first. The caller holds
+    the call's row: call, organisation, application, the order every award step takes."""
+    organisation_id = session.scalar(
+        select(Application.organisation_id).where(Application.id == application_id)
+    )
+    if organisation_id is None:
+        raise NotFound(f"no application {application_id}")
+    ledger.lock_organisation(session, organisation_id)
+    return load_application(session, application_id)
+
+
+def award_facts(
+    session: Session, call: Call, application: Application, amount: Decimal
+) -> dict[str, object]:
+    """The money limits of an award (call budget, voucher maximum, cumulative cap, de
+    minimis headroom), read under the call's and the organisation's locks."""
+    return ledger.award_facts(
+        session,
+        call,
+        application.organisation,
+        application,
+        amount,
+        organisation_awarded_total=organisation_awarded_total(session, application),
+        today=utcnow().date(),
+    )
+
+
 def _promote(
     session: Session,
     actor: Actor,
@@ -107,7 +140,7 @@ def _promote(
         actor,
         application,
         "promote",
-        facts={"amount": amount, "budget_remaining": budget_remaining(session, call)},
+        facts=award_facts(session, call, application, amount),
         changes={"awarded_amount": amount},
         audit_extra=audit_extra,
         details={
@@ -125,7 +158,7 @@ def promote(session: Session, actor: Actor, application_id: int) -> StepResult:
     """A selected voucher was declined or budget was freed: the next on the reserve list."""
     require_role(actor, Role.OFFICER)
     call = lock_call_of(session, application_id)
-    application = load_application(session, application_id)
+    application = _lock_for_award(session, application_id)
     return _promote(
         session,
         actor,
@@ -155,21 +188,31 @@ def reserve_list(session: Session, call_id: int) -> list[Application]:
 
 def promote_reserves(session: Session, call: Call, *, cause: str) -> list[StepResult]:
     """Budget came back to the (locked) call: promote the first reserve whose amount fits,
-    again while one fits. Each promotion is the system's, naming ``cause``."""
+    again while one fits. Each promotion is the system's, naming ``cause``. A reserve whose
+    SME another limit stops (cumulative cap, de minimis headroom) is passed over: it stays
+    on the list, and the step that freed the budget is not refused for it."""
     promoted: list[StepResult] = []
+    passed_over: set[int] = set()
+    actor = system_actor()
     while True:
-        reserves = reserve_list(session, call.id)
+        reserves = [a for a in reserve_list(session, call.id) if a.id not in passed_over]
         chosen = ranking.reserve_to_promote(
             [(a.id, a.requested_amount or Decimal(0)) for a in reserves],
             budget_remaining(session, call),
         )
         if chosen is None:
             return promoted
-        application = load_application(session, chosen)
+        application = _lock_for_award(session, chosen)
+        amount = application.requested_amount or Decimal(0)
+        try:
+            check(application, "promote", actor, award_facts(session, call, application, amount))
+        except TransitionRefused:
+            passed_over.add(chosen)
+            continue
         promoted.append(
             _promote(
                 session,
-                system_actor(),
+                actor,
                 application,
                 call,
                 reason=f"Promoted from the reserve list: {cause}.",
@@ -194,7 +237,12 @@ def agreement_details(application: Application, officer: Actor) -> dict[str, obj
     call = application.call
     award = application.awarded_amount or Decimal(0)
     pre = prefinancing_amount(award, call.prefinancing_percent)
+    # The date the reminders count to (expectations.report_due), and the rule in words.
+    terms = expectations.report_terms(application)
+    report_by = f"by {terms['deadline']} ({terms['rule']})" if terms["deadline"] else terms["rule"]
     return {
+        "reporting_deadline": terms["deadline"],
+        "reporting_rule": terms["rule"],
         "amount": format_eur(award),
         "funding_rate": f"{call.funding_rate.normalize():f}%",
         "schedule": [
@@ -213,7 +261,12 @@ def agreement_details(application: Application, officer: Actor) -> dict[str, obj
         ],
         "obligations": [
             "Carry out the activities described in the application within the agreed period.",
-            "Submit a final report with the costs incurred and evidence of delivery.",
+            f"Submit the final report {report_by}, with "
+            + (
+                "evidence of delivery."
+                if call.cost_basis == "lump_sum"
+                else "the costs incurred and evidence of delivery."
+            ),
             "Subcontract no more than 25% of the voucher budget.",
             "Do not receive other public funding for the same activity (no double funding).",
             'Display "Funded by the European Union" with the EU emblem on any communication.',
@@ -228,14 +281,11 @@ def agreement_details(application: Application, officer: Actor) -> dict[str, obj
 
 def offer(session: Session, actor: Actor, application_id: int) -> StepResult:
     require_role(actor, Role.OFFICER)
-    application = load_application(session, application_id)
-    # Offers to one SME from different calls queue on the SME's row: otherwise each could
-    # pass the cumulative cap without seeing the other (PostgreSQL, READ COMMITTED).
-    session.execute(
-        select(Organisation.id)
-        .where(Organisation.id == application.organisation_id)
-        .with_for_update()
-    )
+    # The call's row, then the SME's, then the application: offers in one call queue on the
+    # call (its budget), offers to one SME from different calls on the SME's row (cumulative
+    # cap, de minimis), or each could pass a limit unseen by the other (READ COMMITTED).
+    call = lock_call_of(session, application_id)
+    application = _lock_for_award(session, application_id)
     now = utcnow()
     deadline = now + timedelta(days=application.call.offer_acceptance_days)
     details = agreement_details(application, actor)
@@ -245,11 +295,7 @@ def offer(session: Session, actor: Actor, application_id: int) -> StepResult:
         actor,
         application,
         "offer",
-        facts={
-            "amount": application.awarded_amount or Decimal(0),
-            "organisation_awarded_total": organisation_awarded_total(session, application),
-            "cumulative_cap": application.call.cumulative_cap,
-        },
+        facts=award_facts(session, call, application, application.awarded_amount or Decimal(0)),
         changes={"offer_deadline": deadline},
         details=details,
         now=now,
@@ -267,6 +313,33 @@ def mask_iban(iban: str | None) -> str:
     return "" if not iban else f"{iban[:4]} **** **** {iban[-4:]}"
 
 
+def current_agreement(application: Application) -> Document | None:
+    """The latest voucher agreement produced for the application (rendered or not)."""
+    agreements = [d for d in application.documents if d.kind == DocumentKind.VOUCHER_AGREEMENT]
+    return agreements[-1] if agreements else None
+
+
+def agreement_seen(application: Application, presented: str | None) -> Document | None:
+    """The agreement whose sha256 the applicant was shown, if it is the current one.
+
+    Refuses while the agreement is not rendered yet, and when the fingerprint is another
+    one (an agreement re-issued since the page was opened, or a damaged form). Outside an
+    offer, the workflow refuses the step with its own reason."""
+    if presented is None or application.status != AppState.OFFERED:
+        return None
+    document = current_agreement(application)
+    if document is None or document.status != DocumentStatus.READY or not document.sha256:
+        raise TransitionRefused(_("the agreement is still being prepared, reload in a moment"))
+    if presented.strip().lower() != document.sha256:
+        raise TransitionRefused(
+            _(
+                "the voucher agreement you were shown is not the current one: reload the page, "
+                "read the agreement and sign again"
+            )
+        )
+    return document
+
+
 def accept(
     session: Session,
     actor: Actor,
@@ -275,20 +348,35 @@ def accept(
     iban: str,
     account_holder: str,
     signed: bool,
+    bic: str = "",
+    confirmation: bank_details.Upload | None = None,
+    storage: DocumentStore | None = None,
+    scanner: Scanner | None = None,
+    agreement_sha256: str | None = None,
 ) -> StepResult:
+    """The SME signs; its bank details (IBAN, BIC, holder, optionally the bank's
+    confirmation) are kept unverified until finance verifies them (services/bank_details).
+
+    ``agreement_sha256``: the fingerprint of the voucher agreement PDF the page showed (the
+    acceptance form carries it); refused unless it is the current, rendered agreement, and
+    recorded in the trail and on the signed acceptance. None: a caller that showed no
+    document (scripts, the demo); the web form always sends it."""
     application = load_own_application(session, actor, application_id)
-    compact = normalise_iban(iban)
-    if iban.strip() and compact is None:
-        raise ValidationFailed({"iban": _("this is not a valid IBAN (check digits or length)")})
+    # Only a signature needs the document it signs: unsigned, the guard says so first.
+    seen = agreement_seen(application, agreement_sha256) if signed else None
+    # Field errors first, all at once; a blank IBAN or holder is the guard's refusal.
+    entry = bank_details.validated(iban, bic, account_holder, required=False)
+    bank_details.check_confirmation(confirmation, required=False)
+    compact = entry.iban if entry is not None else None
     now = utcnow()
-    return apply(
+    result = apply(
         session,
         actor,
         application,
         "accept",
         facts={
             "agreement_signed": signed,
-            "iban_valid": compact is not None and bool(account_holder.strip()),
+            "iban_valid": entry is not None,
         },
         changes={
             "iban": compact,
@@ -301,8 +389,25 @@ def accept(
             "iban_masked": mask_iban(compact),
             "account_holder": account_holder.strip(),
             "amount": format_eur(application.awarded_amount),
+            "agreement_sha256": seen.sha256 if seen else "",
+            "agreement_document_id": seen.id if seen else "",
+        },
+        audit_extra={
+            "agreement_sha256": seen.sha256 if seen else None,
+            "agreement_document_id": seen.id if seen else None,
         },
     )
+    assert entry is not None  # the guard refused the step otherwise
+    bank_details.enter_at_acceptance(
+        session,
+        actor,
+        application,
+        entry,
+        confirmation=confirmation,
+        storage=storage,
+        scanner=scanner,
+    )
+    return result
 
 
 def decline(session: Session, actor: Actor, application_id: int, *, reason: str) -> StepResult:

@@ -74,3 +74,18 @@ def next_step(application: Application, now: datetime) -> NextStep:
     if due is not None and facts.after_deadline and now >= due_moment(application, due):
         return NextStep(facts.after_deadline)
     return NextStep(text, due, facts.applicant_acts)
+
+
+def report_terms(application: Application) -> dict[str, str]:
+    """The reporting deadline as an agreement states it, by the rule the reminders use
+    (``report_due``): the call's reporting window after the planned end of the activity.
+    ``deadline`` is the date (ISO) when the planned end date is known, else empty."""
+    days = application.call.report_window_days
+    end = _planned_end(application)
+    due = report_due(application)
+    rule = (
+        f"within {days} days after the end of the activity"
+        if end is None
+        else f"within {days} days after the planned end of the activity ({end.isoformat()})"
+    )
+    return {"rule": rule, "deadline": due.isoformat() if due else "", "days": str(days)}

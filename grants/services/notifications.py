@@ -161,7 +161,10 @@ def _payment(subject: Subject) -> Payment | None:
     application = subject.application
     if application is None:
         return None
-    return next((p for p in application.payments if p.instalment == Instalment.BALANCE), None)
+    # The latest balance order: an earlier one may have been cancelled and prepared again.
+    return next(
+        (p for p in reversed(application.payments) if p.instalment == Instalment.BALANCE), None
+    )
 
 
 def context_for(step: Step, subject: Subject, dest: str, event: AuditEvent) -> dict[str, Any]:

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from grants import programme
 from grants.db import utcnow
 from grants.formatting import format_eur, local_time
-from grants.models import Application, Instalment, Payment, User
-from grants.services import audit, documents
+from grants.models import Application, Instalment, Payment, SepaBatch, SepaBatchItem, User
+from grants.services import audit, bank_details, documents, ledger, recoveries
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
-from grants.services.awards import mask_iban
+from grants.services.awards import lock_call_of, mask_iban
 from grants.services.reporting import latest_report
 from grants.services.workflow import (
     NotFound,
@@ -39,6 +39,8 @@ from workflows.roles import Role
 from workflows.voucher import AppState
 
 OPEN_STATES = (PaymentState.PREPARED, PaymentState.AUTHORISED)
+# An order that pays or has paid; a cancelled or withheld one is on record only.
+LIVE_STATES = (*OPEN_STATES, PaymentState.PAID)
 
 
 def paid_so_far(application: Application) -> Decimal:
@@ -48,7 +50,10 @@ def paid_so_far(application: Application) -> Decimal:
 
 
 def instalment(application: Application, kind: Instalment) -> Payment | None:
-    return next((p for p in application.payments if p.instalment == kind), None)
+    """The instalment's live order (prepared, authorised or paid: at most one, the database
+    holds it), else its latest cancelled or withheld one, else None."""
+    rows = [p for p in application.payments if p.instalment == kind]
+    return next((p for p in rows if p.status in LIVE_STATES), rows[-1] if rows else None)
 
 
 def _user_name(session: Session, user_id: int | None) -> str:
@@ -66,6 +71,8 @@ def _order_details(session: Session, payment: Payment) -> dict[str, object]:
         "amount": format_eur(payment.amount),
         "payee": payment.payee_name,
         "iban_masked": mask_iban(payment.iban),
+        # What the bank needs to execute it (the order is for finance and auditors only).
+        **bank_details.order_details(session, payment),
         "prepared_by": _user_name(session, payment.prepared_by_id),
         "authorised_by": _user_name(session, payment.authorised_by_id),
         "status": payment.status,
@@ -88,6 +95,7 @@ def _new_payment(
 ) -> Payment:
     if not application.iban or not application.account_holder:
         raise TransitionRefused(_("the voucher has no verified bank account"))
+    bank_details.require_payable(application)
     payment = Payment(
         application=application,
         instalment=kind,
@@ -106,16 +114,24 @@ def _new_payment(
 def prepare_prefinancing(session: Session, actor: Actor, application_id: int) -> Payment:
     """First finance officer: the pre-financing order, after signature (DOMAIN.md: 50%)."""
     require_role(actor, Role.FINANCE)
+    # The call's row first: payments across the call stay within its budget (ledger).
+    call = lock_call_of(session, application_id)
     application = load_application(session, application_id)
     if application.status != AppState.CONTRACTED:
         raise TransitionRefused(_("pre-financing is paid while the voucher is contracted"))
-    if instalment(application, Instalment.PREFINANCING) is not None:
+    existing = instalment(application, Instalment.PREFINANCING)
+    if existing is not None and existing.status in LIVE_STATES:
         raise TransitionRefused(_("the pre-financing instalment already exists"))
+    if existing is not None and existing.status == PaymentState.WITHHELD:
+        raise TransitionRefused(
+            _("the pre-financing was withheld: what is due is paid with the balance")
+        )
     amount = money.prefinancing_amount(
         application.awarded_amount or Decimal(0), application.call.prefinancing_percent
     )
     if amount <= 0:
         raise TransitionRefused(_("this call has no pre-financing"))
+    ledger.refuse_payment_beyond_limits(session, actor.user_id, call, application, amount)
     payment = _new_payment(session, actor, application, Instalment.PREFINANCING, amount)
     event = audit.record(
         session,
@@ -202,19 +218,49 @@ def authorise_instalment(session: Session, actor: Actor, payment_id: int) -> Ste
         payment_id,
         balance_refusal=_("the balance is authorised from the application's page"),
     )
+    bank_details.require_payable(_application, payment)
     result = _authorise_row(session, actor, payment, inner=False)
     result.set_document_details(_order_details(session, payment))
     return result
 
 
+def refuse_if_sent_to_bank(
+    session: Session, payment: Payment, *, paying_batch: int | None = None
+) -> None:
+    """An instalment in a SEPA file that went to the bank is settled with that file (marked
+    paid with it, or freed by cancelling it): paid or stopped on its own, it could be paid
+    twice."""
+    found = session.execute(
+        select(SepaBatch.id, SepaBatch.reference)
+        .join(SepaBatchItem, SepaBatchItem.batch_id == SepaBatch.id)
+        .where(SepaBatchItem.payment_id == payment.id, SepaBatchItem.live)
+    ).first()
+    if found is not None and found.id != paying_batch:
+        raise TransitionRefused(
+            _(
+                "this instalment is in the SEPA file %(reference)s sent to the bank: mark "
+                "that file paid, or cancel the file first",
+                reference=found.reference,
+            )
+        )
+
+
 def mark_instalment_paid(
-    session: Session, actor: Actor, payment_id: int, *, payment_reference: str
+    session: Session,
+    actor: Actor,
+    payment_id: int,
+    *,
+    payment_reference: str,
+    paying_batch: int | None = None,
 ) -> StepResult:
+    """``paying_batch``: the SEPA file being marked paid, which holds this instalment."""
     application, payment = _load_prefinancing(
         session,
         payment_id,
         balance_refusal=_("the balance is marked paid from the application's page"),
     )
+    refuse_if_sent_to_bank(session, payment, paying_batch=paying_batch)
+    bank_details.require_payable(application, payment)
     reference = _payment_reference(payment_reference)
     result = _pay_row(session, actor, payment, reference, inner=False)
     result.set_document_details(_remittance_details(payment, application.call.timezone))
@@ -252,6 +298,7 @@ def balance_amount(application: Application) -> Decimal:
 def prepare_payment(session: Session, actor: Actor, application_id: int) -> StepResult:
     """First finance officer: the balance order, from the approved costs."""
     require_role(actor, Role.FINANCE)
+    call = lock_call_of(session, application_id)  # the call's payments stay within its budget
     application = load_application(session, application_id)
     open_instalments = [p.id for p in application.payments if p.status in OPEN_STATES]
     amount = balance_amount(application) if application.status == AppState.REPORT_APPROVED else None
@@ -263,7 +310,10 @@ def prepare_payment(session: Session, actor: Actor, application_id: int) -> Step
                 amount=format_eur(-amount),
             )
         )
-    facts = {"open_instalments": open_instalments}
+    facts = {
+        "open_instalments": open_instalments,
+        **ledger.payment_facts(session, call, application, amount or Decimal(0)),
+    }
     # Ask first, so a refused step creates no payment row.
     check(application, "prepare_payment", actor, facts)
     assert amount is not None
@@ -281,7 +331,7 @@ def prepare_payment(session: Session, actor: Actor, application_id: int) -> Step
 
 def _balance(application: Application) -> Payment:
     payment = instalment(application, Instalment.BALANCE)
-    if payment is None:
+    if payment is None or payment.status not in LIVE_STATES:
         raise TransitionRefused(_("no balance payment has been prepared"))
     return payment
 
@@ -289,6 +339,7 @@ def _balance(application: Application) -> Payment:
 def authorise_payment(session: Session, actor: Actor, application_id: int) -> StepResult:
     application = load_application(session, application_id)
     payment = _balance(application)
+    bank_details.require_payable(application, payment)
     facts = {"prepared_by_id": payment.prepared_by_id}
     result = apply(session, actor, application, "authorise_payment", facts=facts, details={})
     # The application's step produced the payment order; the instalment's adds none.
@@ -298,11 +349,19 @@ def authorise_payment(session: Session, actor: Actor, application_id: int) -> St
 
 
 def mark_paid(
-    session: Session, actor: Actor, application_id: int, *, payment_reference: str
+    session: Session,
+    actor: Actor,
+    application_id: int,
+    *,
+    payment_reference: str,
+    paying_batch: int | None = None,
 ) -> StepResult:
+    """``paying_batch``: the SEPA file being marked paid, which holds the balance."""
     reference = _payment_reference(payment_reference)
     application = load_application(session, application_id)
     payment = _balance(application)
+    refuse_if_sent_to_bank(session, payment, paying_batch=paying_batch)
+    bank_details.require_payable(application, payment)
     result = apply(
         session,
         actor,
@@ -330,11 +389,17 @@ def retention_until(final_payment: datetime, award: Decimal) -> str:
 def close(session: Session, actor: Actor, application_id: int) -> StepResult:
     application = load_application(session, application_id)
     last_paid = max((p.paid_at for p in application.payments if p.paid_at), default=utcnow())
+    # The under-spend goes back to the call: the award becomes what was paid (the ledger
+    # reads ``released`` as the closure's release).
+    paid = paid_so_far(application)
+    award = application.awarded_amount or Decimal(0)
     return apply(
         session,
         actor,
         application,
         "close",
+        changes={"awarded_amount": paid},
+        audit_extra={"released": max(award - paid, Decimal("0.00"))},
         details={
             "total_paid": format_eur(paid_so_far(application)),
             "closed_at": local_time(utcnow(), application.call.timezone),
@@ -368,7 +433,7 @@ def terminate(session: Session, actor: Actor, application_id: int, *, reason: st
         if payment.status in OPEN_STATES:
             # Inside the termination, whose notice tells the SME about its payments.
             apply(session, actor, payment, "withhold", facts={"reason": reason}, inner=True)
-    return apply(
+    result = apply(
         session,
         actor,
         application,
@@ -385,3 +450,15 @@ def terminate(session: Session, actor: Actor, application_id: int, *, reason: st
             "recovery_amount": format_eur(recovery),
         },
     )
+    if recovery > 0:
+        # Same transaction: no termination with money to recover lacks its recovery order.
+        recoveries.issue(
+            session,
+            actor,
+            application,
+            amount=recovery,
+            reason=reason,
+            paid=paid,
+            approved=approved,
+        )
+    return result

@@ -62,6 +62,11 @@ class Step:
     notify: tuple[Notice, ...] = ()
     # For a step without a panel: where people perform it (a maintainer's pointer).
     performed_in: str = ""
+    # Its panel has a file input: the form is posted as multipart/form-data.
+    uploads: bool = False
+    # The endpoint its panel posts to, when not the generic step action (a step whose view
+    # does more than the step: the final report saves its draft and files first).
+    endpoint: str = ""
 
     def notices_for(self, dest: str) -> tuple[Notice, ...]:
         return tuple(n for n in self.notify if not n.when or dest in n.when)

@@ -28,15 +28,17 @@ STEPS = (
         "payment",
         "cancel",
         done_label=_l("Payment cancelled"),
-        performed_in=_l(
-            "no page yet: a prepared instalment is cancelled by finance through "
-            "the service (payments)"
-        ),
+        done=_l("Pre-financing order cancelled. The SME is sent the notice with your reason."),
+        performed_in="the pre-financing rows of the finance dashboard (payment_stops)",
+        notify=(Notice(Recipient.APPLICANT, "payment_cancelled"),),
     ),
     Step(
         "payment",
         "withhold",
         done_label=_l("Payment withheld"),
-        performed_in="the termination of the agreement, which withholds open instalments",
+        done=_l("Pre-financing withheld. The SME is sent the notice with your reason."),
+        performed_in="the pre-financing rows of the finance dashboard (payment_stops); "
+        "the termination of the agreement also withholds open instalments",
+        notify=(Notice(Recipient.APPLICANT, "payment_withheld"),),
     ),
 )

@@ -7,17 +7,21 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from grants.errors import ValidationFailed
+from grants.presenters import final_report
 from grants.presenters import step_panels as panels
 from grants.services import (
     applications,
     awards,
     eligibility,
     evaluation,
+    payment_stops,
     payments,
     reporting,
 )
 from grants.services.actor import Actor
 from grants.services.workflow import load_application
+from grants.steps import final_report as final_report_step
+from grants.steps.bank import posted_confirmation
 from grants.steps.model import Notice, Recipient, Step
 from workflows import numbers
 from workflows.eligibility import MANUAL_CHECKS
@@ -97,18 +101,18 @@ def _accept(s: Session, a: Actor, app_id: int, form: Form) -> object:
         iban=_text(form, "iban"),
         account_holder=_text(form, "account_holder"),
         signed="signed" in form,
+        bic=_text(form, "bic"),
+        **posted_confirmation(),
+        # The page always sends the fingerprint of the agreement it showed ("" if none).
+        agreement_sha256=form.get("agreement_sha256", ""),
     )
 
 
 def _submit_report(s: Session, a: Actor, app_id: int, form: Form) -> object:
-    return reporting.submit_report(
-        s,
-        a,
-        app_id,
-        summary=form.get("summary", ""),
-        claimed_costs=_text(form, "claimed_costs"),
-        subcontracted_costs=_text(form, "subcontracted_costs") or "0",
-    )
+    # Posted here by a client that is not the page (the page's panel posts to its own view,
+    # which keeps the draft when the submission is refused): answers and files are saved
+    # with the submission, all or nothing, and the form's rules apply in full.
+    return final_report_step.save_and_submit(s, a, app_id, form)
 
 
 def _approve_report(s: Session, a: Actor, app_id: int, form: Form) -> object:
@@ -240,6 +244,7 @@ STEPS = (
         done=_l("Voucher agreement signed. Your signed acceptance is being generated."),
         perform=_accept,
         panel="applications/steps/accept.html",
+        uploads=True,
         title=_l("Accept and sign the voucher agreement"),
         button=_l("Sign and accept"),
         notify=(
@@ -294,6 +299,9 @@ STEPS = (
         done=_l("Final report submitted."),
         perform=_submit_report,
         panel="applications/steps/submit_report.html",
+        uploads=True,
+        endpoint="applications.final_report_form",
+        context=final_report.panel,
         title=_l("Submit the final report"),
         button=_l("Submit final report"),
         notify=(Notice(SME, "report_acknowledgement"),),
@@ -361,6 +369,40 @@ STEPS = (
         title=_l("Mark the balance as paid"),
         button=_l("Mark paid"),
         notify=(Notice(SME, "payment_paid"),),
+    ),
+    Step(
+        "voucher",
+        "withhold_payment",
+        done_label=_l("Balance payment withheld"),
+        done=_l(
+            "Balance payment withheld. The SME is sent the notice with your reason; the "
+            "agreement may now be terminated, or a new order prepared once the matter is settled."
+        ),
+        perform=lambda s, a, i, f: payment_stops.withhold_balance(
+            s, a, i, reason=_text(f, "reason")
+        ),
+        panel="applications/steps/withhold_payment.html",
+        title=_l("Withhold the balance payment"),
+        button=_l("Withhold payment"),
+        danger=True,
+        confirm=_l("Withhold this payment? The order is stopped and the SME is told why."),
+        notify=(Notice(SME, "payment_withheld"),),
+    ),
+    Step(
+        "voucher",
+        "cancel_payment",
+        done_label=_l("Balance payment cancelled"),
+        done=_l(
+            "Balance payment order cancelled. The SME is sent the notice with your reason; a "
+            "corrected order can now be prepared."
+        ),
+        perform=lambda s, a, i, f: payment_stops.cancel_balance(s, a, i, reason=_text(f, "reason")),
+        panel="applications/steps/cancel_payment.html",
+        title=_l("Cancel the balance payment order"),
+        button=_l("Cancel order"),
+        danger=True,
+        confirm=_l("Cancel this payment order? It will not be paid; a new one can be prepared."),
+        notify=(Notice(SME, "payment_cancelled"),),
     ),
     Step(
         "voucher",

@@ -35,6 +35,7 @@ def register_blueprints(app: Flask) -> None:
         applications,
         assignment,
         auditor,
+        bank_details,
         call_builder,
         call_forms,
         dashboard,
@@ -42,10 +43,12 @@ def register_blueprints(app: Flask) -> None:
         eligibility_bulk,
         evaluator,
         experts,
+        ledger,
         organisation,
         partners,
         public,
         ranking,
+        sepa,
     )
 
     for blueprint in (
@@ -66,6 +69,9 @@ def register_blueprints(app: Flask) -> None:
         admin.bp,
         ranking.bp,
         eligibility_bulk.bp,
+        bank_details.bp,
+        ledger.bp,
+        sepa.bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -96,10 +96,14 @@ _NAV: dict[Role, list[NavItem]] = {
         NavItem(N_("My call invitations"), "experts.invitations"),
         NavItem(N_("My expert profile"), "experts.profile"),
     ],
-    Role.FINANCE: [NavItem(N_("Payments"), "dashboard.index")],
+    Role.FINANCE: [
+        NavItem(N_("Payments"), "dashboard.index"),
+        NavItem(N_("SEPA batches"), "sepa.index"),
+    ],
     Role.AUDITOR: [
         NavItem(N_("Applications"), "dashboard.index"),
         NavItem(N_("Audit trail"), "auditor.index"),
+        NavItem(N_("SEPA batches"), "sepa.index"),
     ],
     Role.ADMIN: [
         NavItem(N_("Users"), "dashboard.index"),

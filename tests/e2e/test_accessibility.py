@@ -19,9 +19,9 @@ from playwright.sync_api import Browser, expect
 from werkzeug.datastructures import MultiDict
 
 from grants.db import utcnow
-from grants.services import call_builder, payments, staff
+from grants.services import bank_details, call_builder, payments, sepa, staff
 from tests.e2e.test_browser import log_in
-from tests.scenario import Scenario
+from tests.scenario import Scenario, pdf_bytes
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -49,15 +49,51 @@ def _problems(results: dict) -> list[str]:
 @pytest.fixture(scope="module")
 def world(live_app: tuple[Flask, str]) -> dict[str, object]:
     app, _base = live_app
-    scenario = Scenario(app.extensions["cascade"].sessions, smes=5)
+    runtime = app.extensions["cascade"]
+    scenario = Scenario(runtime.sessions, smes=9)
     submitted, offered, prepared = scenario.draft(0), scenario.draft(1), scenario.draft(2)
+    # The money pages: a contracted voucher with its pre-financing prepared (the SME's report
+    # form), one terminated with a recovery order, one whose pre-financing went out in a
+    # SEPA file, one whose SME changed its bank details.
+    contracted, terminated, exported, changed = (scenario.draft(i) for i in range(5, 9))
     # Ranked before the others are submitted: a ranking waits for all of its batch.
-    scenario.advance(offered, AppState.EVALUATED)
-    scenario.advance(prepared, AppState.EVALUATED)
+    for app_id in (offered, prepared, contracted, terminated, exported, changed):
+        scenario.advance(app_id, AppState.EVALUATED)
     scenario.advance(offered, AppState.OFFERED)
     scenario.advance(prepared, AppState.REPORT_APPROVED)
     f1 = scenario.people.finance[0]
     scenario.run(lambda s: payments.prepare_payment(s, f1, prepared))
+    for app_id in (contracted, terminated, exported, changed):
+        scenario.advance(app_id, AppState.CONTRACTED)
+    prefinancing = scenario.prefinancing(contracted, until="prepared")
+    scenario.prefinancing(terminated)
+    officer = scenario.people.officer
+    scenario.run(lambda s: payments.terminate(s, officer, terminated, reason="Liquidation."))
+    to_bank = scenario.prefinancing(exported, until="authorised")
+    batch = scenario.run(
+        lambda s: (
+            sepa.export_batch(
+                s,
+                f1,
+                runtime.storage,
+                sepa.debtor_of(runtime.config),
+                sepa.ExportRequest((to_bank,), sepa.default_execution_date()),
+            ).id
+        )
+    )
+    owner = scenario.owner(changed)
+    scenario.run(
+        lambda s: bank_details.change(
+            s,
+            owner,
+            runtime.storage,
+            changed,
+            iban="NL02ABNA0123456789",
+            bic="",
+            holder="SME account",
+            confirmation=bank_details.Upload("bank.pdf", pdf_bytes(marker=b"bank")),
+        )
+    )
     scenario.submit(submitted)
     # Redress: one ineligible applicant may still ask, another already asked.
     may_ask, asked = scenario.draft(3), scenario.draft(4)
@@ -119,6 +155,10 @@ def world(live_app: tuple[Flask, str]) -> dict[str, object]:
         "may_ask": may_ask,
         "asked": asked,
         "welcome": links[-1],
+        "contracted": contracted,
+        "prefinancing": prefinancing,
+        "batch": batch,
+        "changed": changed,
     }
 
 
@@ -135,7 +175,7 @@ PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
     ("officer-dashboard", "officer", lambda w: "/dashboard", "Calls"),
     ("finance-authorise", "finance2", lambda w: f"/applications/{w['prepared']}", "Authorise"),
     ("finance-four-eyes", "finance1", lambda w: f"/applications/{w['prepared']}", "Four-eyes"),
-    ("auditor-trail", "auditor", lambda w: "/audit", "Evaluators assigned"),
+    ("auditor-trail", "auditor", lambda w: "/audit", "hash-chained"),
     ("admin-invite", "admin", lambda w: "/admin/users/invite", "Send the invitation"),
     ("admin-person", "admin", lambda w: f"/admin/users/{w['invited']}", "Invitation pending"),
     ("admin-accounts", "admin", lambda w: "/admin/users", "Invite a person"),
@@ -191,6 +231,40 @@ PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
     ),
     ("builder-review", "officer", lambda w: f"/calls/{w['building']}/build/review", "Publish"),
     ("builder-preview", "officer", lambda w: f"/calls/{w['building']}/build/preview", "Preview"),
+    ("finance-dashboard", "finance1", lambda w: "/dashboard", "SEPA export"),
+    (
+        "bank-details-sme",
+        "applicant8",
+        lambda w: f"/applications/{w['changed']}/bank-details",
+        "Bank details",
+    ),
+    (
+        "bank-details-verify",
+        "finance2",
+        lambda w: f"/applications/{w['changed']}/bank-details",
+        "Verify",
+    ),
+    (
+        "confirm-authorise",
+        "finance2",
+        lambda w: f"/payments/{w['prefinancing']}/confirm/authorise",
+        "IBAN",
+    ),
+    ("sepa-export", "finance1", lambda w: "/finance/sepa/export?all=1", "SEPA"),
+    ("sepa-batch", "finance1", lambda w: f"/finance/sepa/{w['batch']}", "SEPA"),
+    ("ledger", "officer", lambda w: f"/calls/{_scenario(w).call_id}/ledger", "Available"),
+    (
+        "report-form-editor",
+        "officer",
+        lambda w: f"/calls/{_scenario(w).call_id}/report-form",
+        "Final report",
+    ),
+    (
+        "applicant-report",
+        "applicant5",
+        lambda w: f"/applications/{w['contracted']}",
+        "Save report draft",
+    ),
     (
         "builder-published",
         "officer",

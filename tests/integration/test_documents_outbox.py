@@ -24,7 +24,7 @@ from documents.storage import sha256_hex
 from grants.db import unit_of_work
 from grants.models import Application, Document, DocumentStatus
 from grants.runtime import Runtime
-from grants.services import applications, awards, documents, payments
+from grants.services import applications, awards, documents, payment_stops, payments, recoveries
 from grants.services.documents import (
     MAX_ATTEMPTS,
     PROCESS_DIED,
@@ -83,11 +83,12 @@ def submitted_draft(scenario: Scenario) -> tuple[int, str]:
 def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     sessions: sessionmaker[Session], runtime: Runtime
 ) -> None:
-    scenario = Scenario(sessions, smes=7)
+    scenario = Scenario(sessions, smes=9)
     officer = scenario.people.officer
     closed, declined, withdrawn, redressed, terminated, expired, excluded = [
         scenario.draft(i) for i in range(7)
     ]
+    withheld, cancelled = scenario.draft(7), scenario.draft(8)
 
     scenario.advance(closed, AppState.CONTRACTED)
     scenario.prefinancing(closed)
@@ -115,6 +116,8 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     # Ranked before the redress: an application back in eligibility holds its batch.
     scenario.advance(terminated, AppState.CONTRACTED)
     scenario.prefinancing(terminated)
+    for app_id in (withheld, cancelled):
+        scenario.advance(app_id, AppState.CONTRACTED)
 
     scenario.submit(redressed)
     scenario.check_eligibility(redressed, passed=False)
@@ -123,6 +126,21 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
     scenario.run(
         lambda s: payments.terminate(s, officer, terminated, reason="The SME stopped trading.")
     )
+    # The termination's recovery order, partly repaid; a pre-financing withheld, one cancelled.
+    (order,) = scenario.run(lambda s: recoveries.orders_of(s, terminated))
+    f1 = scenario.people.finance[0]
+    today = recoveries.local_today(scenario.application(terminated)).isoformat()
+    scenario.run(
+        lambda s: recoveries.record_repayment(
+            s, f1, order.id, amount="1000", received_on=today, bank_reference="SEPA-BACK-1"
+        )
+    )
+    stop = scenario.prefinancing(withheld, until="authorised")
+    scenario.run(
+        lambda s: payment_stops.withhold_instalment(s, officer, stop, reason="Subsidiary provider.")
+    )
+    stop = scenario.prefinancing(cancelled, until="prepared")
+    scenario.run(lambda s: payment_stops.cancel_instalment(s, f1, stop, reason="IBAN mistyped."))
 
     result = run_drain(runtime)
     assert result.failed == 0
@@ -150,11 +168,16 @@ def test_every_document_kind_is_rendered_readable_and_fingerprinted(
         "closure_certificate": [format_eur(pre + balance)],
         "termination_notice": [format_eur(pre), "The SME stopped trading."],
         "offer_expiry_notice": [format_eur(AWARD)],
+        "payment_withheld_notice": [format_eur(pre), "Subsidiary provider."],
+        "payment_cancelled_notice": [format_eur(pre), "IBAN mistyped."],
+        "recovery_order": [format_eur(pre), "The SME stopped trading.", order.reference],
+        "repayment_receipt": [format_eur(Decimal("1000.00")), "SEPA-BACK-1", order.reference],
     }
     assert set(expected) == {str(k) for k in STEP_KINDS}
 
     seen: set[str] = set()
-    for app_id in (closed, declined, withdrawn, redressed, terminated, expired, excluded):
+    everyone = (closed, declined, withdrawn, redressed, terminated, expired, excluded)
+    for app_id in (*everyone, withheld, cancelled):
         reference = scenario.application(app_id).reference
         for doc in scenario.documents_of(app_id):
             seen.add(doc.kind)

@@ -53,6 +53,10 @@ def test_an_application_walks_from_draft_to_closed(
             "rank",
             "offer",
             "accept",
+            # The bank details given with the acceptance, their confirmation, verified.
+            "bank_details_entered",
+            "bank_confirmation_added",
+            "bank_details_verified",
             "submit_report",
             "approve_report",
             "prepare_payment",

@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 
 from grants.models import Document, Payment
 from grants.runtime import Runtime
-from grants.services import mail, partners
+from grants.services import bank_details, mail, partners
 from grants.services.documents import DrainResult
 from grants.steps import REGISTRY
 from tests.scenario import Scenario
@@ -143,6 +143,33 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "call_builder.publish": OFFICER_ONLY,
     "call_builder.preview": OFFICER_ONLY,
     "call_builder.copy": OFFICER_ONLY,
+    # Bank details: the SME enters and changes its own; finance verifies (four-eyes) and
+    # alone sees what the bank needs to pay; auditors read; the bank's letter is not the
+    # officer's to read.
+    "bank_details.page": frozenset({Role.APPLICANT, Role.FINANCE, Role.AUDITOR, Role.OFFICER}),
+    "bank_details.change": frozenset({Role.APPLICANT, Role.FINANCE}),
+    "bank_details.verify": frozenset({Role.FINANCE}),
+    "bank_details.reject": frozenset({Role.FINANCE}),
+    "bank_details.confirmation": frozenset({Role.APPLICANT, Role.FINANCE, Role.AUDITOR}),
+    "bank_details.confirm_payment": frozenset({Role.FINANCE}),
+    # SEPA files: finance makes, pays and cancels them; auditors read and download them.
+    "sepa.export": frozenset({Role.FINANCE}),
+    "sepa.index": frozenset({Role.FINANCE, Role.AUDITOR}),
+    "sepa.detail": frozenset({Role.FINANCE, Role.AUDITOR}),
+    "sepa.download": frozenset({Role.FINANCE, Role.AUDITOR}),
+    "sepa.mark_paid": frozenset({Role.FINANCE}),
+    "sepa.cancel": frozenset({Role.FINANCE}),
+    # Stopping an instalment: officers may withhold (a breach), only finance cancels;
+    # repayments of a recovery order are recorded by finance.
+    "applications.withhold_instalment": frozenset({Role.FINANCE, Role.OFFICER}),
+    "applications.cancel_instalment": frozenset({Role.FINANCE}),
+    "applications.record_repayment": frozenset({Role.FINANCE}),
+    # The budget ledger of a call and its CSV.
+    "ledger.call_ledger": frozenset({Role.OFFICER, Role.FINANCE, Role.AUDITOR}),
+    "ledger.call_ledger_csv": frozenset({Role.OFFICER, Role.FINANCE, Role.AUDITOR}),
+    # The final report: the SME fills the call's report form; officers edit that form.
+    "applications.final_report_form": frozenset({Role.APPLICANT}),
+    "call_forms.edit_report": OFFICER_ONLY,
     # applications.action: the roles of the workflow transition (checked per trigger below).
 }
 # Each role's login in the scenario.
@@ -170,6 +197,7 @@ class World:
     attachment: int  # the quote uploaded to `closed` while it was a draft
     message: int  # a message in the mail outbox
     partner: int  # a consortium partner
+    bank_account: int  # the closed voucher's verified bank details
 
 
 @pytest.fixture
@@ -199,7 +227,8 @@ def world(
         document = session.scalars(
             select(Document.id).where(Document.application_id == closed)
         ).first()
-    assert payment is not None and document is not None
+        account = bank_details.current(session, closed)
+    assert payment is not None and document is not None and account is not None
     evaluator = scenario.people.evaluators[0]
     return World(
         scenario=scenario,
@@ -217,6 +246,7 @@ def world(
                 ).id
             )
         ),
+        bank_account=account.id,
         partner=scenario.run(
             lambda s: (
                 partners.create_partner(
@@ -248,6 +278,10 @@ def _args(rule: Rule, world: World, trigger: str = "submit") -> dict[str, object
         "redress_id": 1,
         "job_id": 1,
         "list_id": 1,
+        "account_id": world.bank_account,
+        "step": "authorise",
+        "batch_id": 1,
+        "order_id": 1,
     }
     return {name: values[name] for name in rule.arguments}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -31,7 +32,7 @@ from grants.services import redress
 from grants.services.access import FINANCE_STATES
 from grants.services.documents import DrainResult
 from grants.views.common import PAGE_SIZE
-from tests.scenario import GOOD_ANSWERS, IBANS, KEYS, Scenario, form_data
+from tests.scenario import GOOD_ANSWERS, IBANS, KEYS, Scenario, form_data, pdf_bytes
 from tests.typed_numbers import UNREADABLE, field_error
 from workflows.payment import PaymentState
 from workflows.voucher import AppState
@@ -58,6 +59,14 @@ class Browser:
 
 def html(response: TestResponse) -> str:
     return response.get_data(as_text=True)
+
+
+def report_files() -> dict[str, Any]:
+    """The files the default final report of a cost-based call requires."""
+    return {
+        "invoices": (io.BytesIO(pdf_bytes(marker=b"invoice")), "invoice.pdf"),
+        "proof_of_payment": (io.BytesIO(pdf_bytes(marker=b"paid")), "transfer.pdf"),
+    }
 
 
 def post_step(client: FlaskClient, url: str, data: dict | None = None) -> TestResponse:
@@ -240,6 +249,12 @@ def test_an_application_walks_from_draft_to_closed_through_the_web(
 
     post_step(officer, f"/applications/{app_id}/offer")
     assert scenario.status(app_id) == AppState.OFFERED
+    render_documents()  # the acceptance names the agreement PDF the page shows
+    shown = re.search(
+        r'name="agreement_sha256" value="([0-9a-f]{64})"',
+        html(applicant.get(f"/applications/{app_id}")),
+    )
+    assert shown is not None
     post_step(
         applicant,
         f"/applications/{app_id}/accept",
@@ -247,9 +262,12 @@ def test_an_application_walks_from_draft_to_closed_through_the_web(
             "iban": "IT60 X054 2811 1010 0000 0123 456",
             "account_holder": "SME 0 account",
             "signed": "yes",
+            "agreement_sha256": shown[1],
         },
     )
     assert scenario.status(app_id) == AppState.CONTRACTED
+    # Finance verifies the bank details before any payment (tests/integration/test_bank_details).
+    scenario.verify_bank_details(app_id)
 
     # Pre-financing: four eyes.
     finance1, finance2 = browser("finance1"), browser("finance2")
@@ -270,7 +288,12 @@ def test_an_application_walks_from_draft_to_closed_through_the_web(
     post_step(
         applicant,
         f"/applications/{app_id}/submit_report",
-        {"summary": "Training delivered.", "claimed_costs": "8200", "subcontracted_costs": "0"},
+        {
+            "summary": "Training delivered.",
+            "claimed_costs": "8200",
+            "subcontracted_costs": "0",
+            **report_files(),
+        },
     )
     assert scenario.status(app_id) == AppState.REPORT_SUBMITTED
     page = html(officer.get(f"/applications/{app_id}"))
@@ -321,10 +344,17 @@ def test_an_application_walks_from_draft_to_closed_through_the_web(
     assert "Closure certificate" in page
     assert "Being generated" not in page
     with sessions() as session:
-        ids = session.scalars(select(Document.id).where(Document.application_id == app_id)).all()
-    for document_id in ids:
-        response = applicant.get(f"/documents/{document_id}")
+        rows = session.execute(
+            select(Document.id, Document.kind).where(Document.application_id == app_id)
+        ).all()
+    ids = [row.id for row in rows]
+    for document_id, kind in rows:
+        # Payment orders carry the full IBAN: finance and auditors only.
+        reader = finance1 if kind == "payment_order" else applicant
+        response = reader.get(f"/documents/{document_id}")
         assert response.status_code == 200 and response.data.startswith(b"%PDF")
+        if kind == "payment_order":
+            assert applicant.get(f"/documents/{document_id}").status_code == 404
     # Evaluators judge proposals; the SME's letters and payments are not theirs to read.
     assert browser("evaluator1").get(f"/documents/{ids[0]}").status_code == 404
 
@@ -423,6 +453,7 @@ def test_report_amounts_that_cannot_be_read_are_refused_and_change_nothing(
             "summary": "Training delivered.",
             "claimed_costs": "8.200,00",
             "subcontracted_costs": "1 000",
+            **report_files(),
         },
     )
     [report] = scenario.application(app_id).reports
@@ -568,7 +599,16 @@ def test_the_officer_list_is_paged_and_counted_in_the_database(
 # -- the finance officer's lists ----------------------------------------------------------------
 
 # A listed voucher's reference, as each row of a dashboard list begins.
-LISTED = re.compile(r'<th scope="row" class="ref"><a href="/applications/\d+">([^<]+)</a></th>')
+LISTED_ROW = re.compile(r'<th scope="row" class="ref"><a href="/applications/\d+">([^<]+)</a></th>')
+
+
+def listed(body: str) -> list[str]:
+    """The references in the chosen list only: the finance dashboard also shows recovery
+    orders and SEPA batches of the whole (shared) database below it."""
+    section = body.split('aria-labelledby="list-h"', 1)[1].split("</section>", 1)[0]
+    return LISTED_ROW.findall(section)
+
+
 PREFINANCING_STAGES = ("to_prepare", PaymentState.PREPARED, PaymentState.AUTHORISED)
 BALANCE_STAGES = (AppState.REPORT_APPROVED, AppState.PAYMENT_PREPARED, AppState.PAYMENT_AUTHORISED)
 
@@ -683,7 +723,14 @@ def _finance_shows(sessions: sessionmaker[Session]) -> dict[str, Any]:
                     Application.status == AppState.CONTRACTED,
                     Application.awarded_amount > 0,
                     Call.prefinancing_percent > 0,
-                    ~select(Payment.id).where(prefinancing).exists(),
+                    # A cancelled order is prepared again; a withheld one is settled with
+                    # the balance.
+                    ~select(Payment.id)
+                    .where(
+                        prefinancing,
+                        Payment.status.not_in((PaymentState.CANCELLED,)),
+                    )
+                    .exists(),
                 )
             ),
             "balance": session.scalar(
@@ -725,12 +772,12 @@ def test_the_finance_lists_are_paged_counted_and_filtered_in_the_database(
     assert f"Prepared ({len(prepared)})" in body
     assert f"Authorised ({expected['authorised']})" in body
     assert f"To prepare ({expected['to_prepare']})" in body
-    assert len(LISTED.findall(body)) == min(waiting, PAGE_SIZE)
+    assert len(listed(body)) == min(waiting, PAGE_SIZE)
 
     # Filtered to the instalments waiting for authorisation: a page of them, then the rest,
     # the filter kept from page to page.
     body = html(client.get("/dashboard?list=prefinancing&status=prepared"))
-    assert LISTED.findall(body) == prepared[:PAGE_SIZE]
+    assert listed(body) == prepared[:PAGE_SIZE]
     pages = -(-len(prepared) // PAGE_SIZE)
     assert f"Page 1 of {pages}" in body
     following = _next_page(body)
@@ -740,17 +787,17 @@ def test_the_finance_lists_are_paged_counted_and_filtered_in_the_database(
         "page": ["2"],
     }
     body = html(client.get(following))
-    assert LISTED.findall(body) == prepared[PAGE_SIZE : 2 * PAGE_SIZE]
+    assert listed(body) == prepared[PAGE_SIZE : 2 * PAGE_SIZE]
     assert f"Page 2 of {pages}" in body
     assert '<option value="prepared" selected>' in body
-    assert body.count("Authorise<span") == len(prepared[PAGE_SIZE : 2 * PAGE_SIZE])
+    assert body.count("Authorise…<span") == len(prepared[PAGE_SIZE : 2 * PAGE_SIZE])
 
     # Every voucher under agreement, a page at a time, none twice and none left out.
     seen: list[str] = []
     url = "/dashboard?list=vouchers"
     for page in range(1, -(-len(agreed) // PAGE_SIZE) + 1):
         body = html(client.get(url))
-        seen += LISTED.findall(body)
+        seen += listed(body)
         if len(seen) < len(agreed):
             url = _next_page(body)
             assert parse_qs(urlsplit(url).query) == {"list": ["vouchers"], "page": [str(page + 1)]}
@@ -760,11 +807,11 @@ def test_the_finance_lists_are_paged_counted_and_filtered_in_the_database(
     # status shows everything of the first list.
     body = html(client.get("/dashboard?list=prefinancing&status=prepared&page=999999"))
     assert f"Page {pages} of {pages}" in body
-    assert LISTED.findall(body) == prepared[(pages - 1) * PAGE_SIZE :]
+    assert listed(body) == prepared[(pages - 1) * PAGE_SIZE :]
     body = html(client.get("/dashboard?list=prefinancing&status=prepared&page=abc"))
-    assert LISTED.findall(body) == prepared[:PAGE_SIZE]
+    assert listed(body) == prepared[:PAGE_SIZE]
     body = html(client.get("/dashboard?list=nonsense&status=nonsense"))
-    assert len(LISTED.findall(body)) == min(waiting, PAGE_SIZE)
+    assert len(listed(body)) == min(waiting, PAGE_SIZE)
     assert 'aria-current="page">Pre-financing' in body
 
 

@@ -160,6 +160,9 @@ def test_back_edges_of_the_voucher_workflow_are_drawn_as_such() -> None:
         # An upheld evaluation redress: evaluated again.
         ("rejected", "eligible"),
         ("reserve", "eligible"),
+        # A withheld or cancelled balance order: back to where it is prepared.
+        ("payment_prepared", "report_approved"),
+        ("payment_authorised", "report_approved"),
     }
 
 

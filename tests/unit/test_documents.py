@@ -148,6 +148,42 @@ DETAILS: dict[DocumentKind, dict[str, Any]] = {
         "approved_costs": "EUR 2,550.00",
         "recovery_amount": "EUR 1,350.00",
     },
+    DocumentKind.PAYMENT_WITHHELD_NOTICE: {
+        "instalment": "pre-financing",
+        "amount": "EUR 3,750.00",
+        "payee": "Cantiere Navale Ligure S.r.l.",
+        "iban_masked": "IT60 **** **** **** **** **** 123",
+        "reason": "The training provider is the SME's own subsidiary.",
+    },
+    DocumentKind.PAYMENT_CANCELLED_NOTICE: {
+        "instalment": "balance",
+        "amount": "EUR 3,350.00",
+        "payee": "Cantiere Navale Ligure S.r.l.",
+        "iban_masked": "IT60 **** **** **** **** **** 123",
+        "reason": "The bank details changed.",
+    },
+    DocumentKind.RECOVERY_ORDER: {
+        "reference": "LEV-2026-0007-REC-1",
+        "amount": "EUR 1,250.00",
+        "total_paid": "EUR 3,900.00",
+        "approved_costs": "",
+        "due_on": "2027-09-30",
+        "reason": "The activity was abandoned.",
+        "account_holder": "LEVIATAD Eurocluster",
+        "account_iban": "BE71 0961 2345 6769",
+        "account_bic": "GKCCBEBB",
+    },
+    DocumentKind.REPAYMENT_RECEIPT: {
+        "reference": "LEV-2026-0007-REC-1",
+        "amount": "EUR 1,150.00",
+        "received_on": "2027-09-15",
+        "bank_reference": "SEPA-BACK-1",
+        "order_amount": "EUR 1,250.00",
+        "repaid_total": "EUR 1,150.00",
+        "outstanding": "EUR 100.00",
+        "due_on": "2027-09-30",
+        "settled": False,
+    },
 }
 
 # The amount a reader looks for first in each kind; kinds without one are absent.
@@ -162,6 +198,10 @@ MAIN_AMOUNT: dict[DocumentKind, str] = {
     DocumentKind.REMITTANCE_ADVICE: "EUR 3,850.00",
     DocumentKind.CLOSURE_CERTIFICATE: "EUR 7,450.00",
     DocumentKind.TERMINATION_NOTICE: "EUR 1,350.00",
+    DocumentKind.PAYMENT_WITHHELD_NOTICE: "EUR 3,750.00",
+    DocumentKind.PAYMENT_CANCELLED_NOTICE: "EUR 3,350.00",
+    DocumentKind.RECOVERY_ORDER: "EUR 1,250.00",
+    DocumentKind.REPAYMENT_RECEIPT: "EUR 1,150.00",
 }
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from workflows import engine
 from workflows.definition import TransitionDef, WorkflowDefinition
+from workflows.eligibility import DeMinimisRule
 from workflows.errors import TransitionRefused
 from workflows.guards import GUARDS, TransitionContext
 from workflows.registry import get_workflow, latest
@@ -81,6 +82,22 @@ SATISFY: dict[str, dict[str, Any]] = {
         "organisation_awarded_total": Decimal("52000.00"),
         "cumulative_cap": Decimal("60000.00"),
     },
+    "within_voucher_maximum": {"amount": Decimal("8000.00"), "max_per_voucher": Decimal("8000.00")},
+    "within_de_minimis_headroom": {
+        "amount": Decimal("8000.00"),
+        "de_minimis": DeMinimisRule(Decimal("300000.00"), 3, NOW.date()),
+        "de_minimis_aid": [(Decimal("292000.00"), NOW.date() - timedelta(days=30))],
+    },
+    "payment_within_award": {
+        "payment_amount": Decimal("4000.00"),
+        "voucher_payments": Decimal("4000.00"),
+        "award": Decimal("8000.00"),
+    },
+    "payment_within_call_budget": {
+        "payment_amount": Decimal("4000.00"),
+        "call_payments": Decimal("96000.00"),
+        "call_budget": Decimal("100000.00"),
+    },
     "agreement_signed": {"agreement_signed": True},
     "bank_account_valid": {"iban_valid": True},
     "offer_deadline_passed": {"offer_deadline": NOW},
@@ -123,6 +140,12 @@ VIOLATE: dict[str, dict[str, Any]] = {
         "organisation_awarded_total": Decimal("52000.01"),
         "cumulative_cap": Decimal("60000.00"),
     },
+    "within_voucher_maximum": {"amount": Decimal("8000.00"), "max_per_voucher": Decimal("7999.99")},
+    "within_de_minimis_headroom": {
+        "de_minimis_aid": [(Decimal("292000.01"), NOW.date() - timedelta(days=30))],
+    },
+    "payment_within_award": {"voucher_payments": Decimal("4000.01")},
+    "payment_within_call_budget": {"call_payments": Decimal("96000.01")},
     "agreement_signed": {"agreement_signed": False},
     "bank_account_valid": {"iban_valid": False},
     "offer_deadline_passed": {"offer_deadline": NOW + timedelta(seconds=1)},
@@ -432,9 +455,13 @@ def test_available_triggers_agree_with_fire_for_every_state_and_role() -> None:
         ("report_submitted", Role.OFFICER, ["approve_report", "return_report", "terminate"]),
         ("report_approved", Role.FINANCE, ["prepare_payment"]),
         ("report_approved", Role.OFFICER, ["terminate"]),
-        ("payment_prepared", Role.FINANCE, ["authorise_payment"]),
-        ("payment_prepared", Role.OFFICER, []),
-        ("payment_authorised", Role.FINANCE, ["mark_paid"]),
+        (
+            "payment_prepared",
+            Role.FINANCE,
+            ["authorise_payment", "withhold_payment", "cancel_payment"],
+        ),
+        ("payment_prepared", Role.OFFICER, ["withhold_payment"]),
+        ("payment_authorised", Role.FINANCE, ["mark_paid", "withhold_payment", "cancel_payment"]),
         ("paid", Role.OFFICER, ["close"]),
     ],
 )

@@ -5,6 +5,13 @@ from flask import Blueprint
 bp = Blueprint("applications", __name__)
 
 # Imported for their routes, registered on ``bp``.
-from grants.views.applications import actions, draft, page, redress  # noqa: E402
+from grants.views.applications import (  # noqa: E402
+    actions,
+    draft,
+    page,
+    redress,
+    report,
+    stops,
+)
 
-__all__ = ["actions", "bp", "draft", "page", "redress"]
+__all__ = ["actions", "bp", "draft", "page", "redress", "report", "stops"]

@@ -24,7 +24,8 @@ from grants.models import (
     Instalment,
 )
 from grants.presenters import application_page as page
-from grants.presenters import step_panels
+from grants.presenters import bank_details as bank_presenter
+from grants.presenters import final_report, step_panels
 from grants.presenters.redress import redress_block
 from grants.runtime import db_session
 from grants.services import (
@@ -44,6 +45,7 @@ from grants.views.common import (
 )
 from workflows.diagram import workflow_svg
 from workflows.money import prefinancing_amount
+from workflows.payment import PaymentState
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -117,7 +119,10 @@ def detail_context(
         "redress": redress_block(session, application, who, utcnow()),
         "redress_errors": {},
         "redress_values": {},
+        "bank": bank_presenter.for_application(session, application, who),
     }
+    # The reports' call-defined answers and files, and when the report is due.
+    ctx.update(final_report.report_context(session, application))
     for step in available:
         if step.context is not None:
             extra = step.context(session, application, who)
@@ -137,7 +142,8 @@ def detail_context(
     if (
         viewer == Role.FINANCE
         and application.status == AppState.CONTRACTED
-        and prefinancing is None
+        # None yet, or a cancelled order to prepare again (a withheld one goes with the balance).
+        and (prefinancing is None or prefinancing.status == PaymentState.CANCELLED)
     ):
         ctx["prefinancing_due"] = prefinancing_amount(
             application.awarded_amount or Decimal(0), application.call.prefinancing_percent
