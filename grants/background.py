@@ -27,8 +27,9 @@ class PassResult:
 
 
 def run_pass(rt: Runtime, pool: RenderPool | None = None) -> PassResult:
-    """Run waiting eligibility jobs, drain the document outbox, then deliver mail (a
-    receipt waits for its PDF).
+    """Let lapsed offers expire, run waiting eligibility jobs, drain the document outbox,
+    then deliver mail (a receipt waits for its PDF; an expiry notice is rendered and sent
+    in the same pass).
 
     ``pool``: render processes (``cascade worker --processes N``); without it the PDFs are
     rendered in this thread. A failure of either half is logged and leaves its jobs pending
@@ -40,7 +41,13 @@ def run_pass(rt: Runtime, pool: RenderPool | None = None) -> PassResult:
 
     rendered = failed = sent = 0
     try:
-        # First: the decisions a job records queue letters this pass then renders.
+        # Not only `cascade remind` from cron: an offer lapses, and its budget goes to the
+        # first reserve, within a pass of its deadline.
+        expire_lapsed_offers(rt)
+    except Exception:
+        log.exception("offer expiry pass failed")
+    try:
+        # The decisions a job records queue letters this pass then renders.
         run_pending_jobs(rt.sessions)
     except Exception:
         log.exception("eligibility jobs pass failed")
@@ -54,6 +61,15 @@ def run_pass(rt: Runtime, pool: RenderPool | None = None) -> PassResult:
     except Exception:
         log.exception("mail delivery pass failed")
     return PassResult(rendered, failed, sent)
+
+
+def expire_lapsed_offers(rt: Runtime) -> list[str]:
+    """Every offer past its acceptance deadline expires (references of those expired now)."""
+    from grants.db import unit_of_work, utcnow
+    from grants.services.awards import expire_due_offers
+
+    with unit_of_work(rt.sessions) as session:
+        return expire_due_offers(session, utcnow())
 
 
 def work(

@@ -71,6 +71,7 @@ def to_document(rules: CallRules, form: list[dict[str, Any]]) -> dict[str, Any]:
         "funding_rate": _amount(rules.funding_rate),
         "cost_basis": str(rules.cost_basis),
         "prefinancing_percent": _amount(rules.prefinancing_percent),
+        "pay_provider_directly": rules.pay_provider_directly,
         "eligible_countries": list(rules.eligible_countries),
         "eligibility": eligibility_rules_json(rules.eligibility),
         "evaluation": {
@@ -245,6 +246,8 @@ def from_document(document: Any) -> tuple[CallRules, list[dict[str, Any]]]:
         funding_rate=read.get("funding_rate", _decimal, Decimal(0)),
         cost_basis=read.get("cost_basis", _choice(CostBasis), CostBasis.COSTS),
         prefinancing_percent=read.get("prefinancing_percent", _decimal, Decimal(0)),
+        # Optional: files written before this rule existed pay the SME.
+        pay_provider_directly=read.get("pay_provider_directly", _flag, False, optional=True),
         cumulative_cap=read.get("cumulative_cap", _decimal, Decimal(0)),
         eligible_countries=read.get("eligible_countries", _countries, ()),
         eligibility=eligibility,

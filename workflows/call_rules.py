@@ -112,6 +112,9 @@ class CallRules:
     funding_rate: Decimal = Decimal("100")
     cost_basis: CostBasis = CostBasis.COSTS
     prefinancing_percent: Decimal = Decimal("50")
+    # The voucher is paid once, directly to the service provider named in the application,
+    # when the SME confirms delivery and the final report is approved.
+    pay_provider_directly: bool = False
     cumulative_cap: Decimal = MAX_PER_THIRD_PARTY
     eligible_countries: tuple[str, ...] = ()
     eligibility: EligibilityRules = field(default_factory=EligibilityRules)
@@ -212,6 +215,12 @@ def _money_problems(rules: CallRules) -> dict[str, str]:
         low_ok = value > 0 if name == "funding_rate" else value >= 0
         if not low_ok or value > 100:
             problems[name] = _("Give a percentage between 0 and 100.")
+    if rules.pay_provider_directly and rules.prefinancing_percent != 0:
+        # The provider is paid once, on delivery: there is nothing to pay at signature.
+        problems["pay_provider_directly"] = _(
+            "A voucher paid directly to the service provider is paid once, on delivery: set "
+            "the pre-financing to 0, or pay the SME instead."
+        )
     return problems
 
 

@@ -10,7 +10,7 @@ from grants.models.applications import (
     EvaluationStatus,
     Report,
 )
-from grants.models.bank_accounts import BankAccount, BankSource, BankStatus
+from grants.models.bank_accounts import BankAccount, BankSource, BankStatus, PayeeKind
 from grants.models.base import Timestamped
 from grants.models.calls import Call, CallForm, call_partners
 from grants.models.eligibility_jobs import EligibilityJob, JobStatus
@@ -53,6 +53,7 @@ __all__ = [
     "JobStatus",
     "MailMessage",
     "Organisation",
+    "PayeeKind",
     "Payment",
     "PoolStatus",
     "RankedList",

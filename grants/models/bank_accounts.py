@@ -24,6 +24,14 @@ class BankStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class PayeeKind(StrEnum):
+    """Whose account it is: the SME's own, or the service provider's, which a call paying the
+    provider directly pays the balance to (entered by the SME, verified by finance alike)."""
+
+    SME = "sme"
+    PROVIDER = "provider"
+
+
 class BankSource(StrEnum):
     """How the row came to be: given with the acceptance, changed afterwards, or carried
     over from the IBAN kept on the application before bank details were verified."""
@@ -38,6 +46,7 @@ class BankAccount(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    payee: Mapped[str] = mapped_column(String(20), default=PayeeKind.SME, server_default="sme")
     iban: Mapped[str] = mapped_column(String(40))
     # None only for accounts carried over from before BICs were asked (not verifiable).
     bic: Mapped[str | None] = mapped_column(String(11))
@@ -72,6 +81,7 @@ class BankAccount(Timestamped, Base):
         CheckConstraint(
             f"status IN ({', '.join(repr(str(s)) for s in BankStatus)})", name="status"
         ),
+        CheckConstraint(f"payee IN ({', '.join(repr(str(p)) for p in PayeeKind)})", name="payee"),
         CheckConstraint(
             f"source IN ({', '.join(repr(str(s)) for s in BankSource)})", name="source"
         ),
@@ -80,10 +90,11 @@ class BankAccount(Timestamped, Base):
             "reviewed_by_id IS NULL OR entered_by_id IS NULL OR reviewed_by_id <> entered_by_id",
             name="four_eyes",
         ),
-        # One current account per voucher, even under two racing changes.
+        # One current account per voucher and payee, even under two racing changes.
         Index(
             "uq_bank_accounts_current",
             "application_id",
+            "payee",
             unique=True,
             sqlite_where=text("superseded_at IS NULL"),
             postgresql_where=text("superseded_at IS NULL"),

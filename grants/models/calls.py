@@ -95,6 +95,9 @@ class Call(Timestamped, Base):
     )
     # Calendar days an expert has to submit scores, counted from the assignment.
     evaluation_days: Mapped[int] = mapped_column(default=14, server_default="14")
+    # The voucher is paid once, to the service provider's verified account, when the SME
+    # confirms delivery and the final report is approved (no pre-financing then).
+    pay_provider_directly: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The partner accountable for the call; calls made before partners were kept have none.
     managing_partner_id: Mapped[int | None] = mapped_column(ForeignKey("consortium_partners.id"))
 

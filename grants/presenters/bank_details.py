@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from grants.models import Application, BankAccount, BankStatus, Payment, User
+from grants.models import Application, BankAccount, BankStatus, PayeeKind, Payment, User
 from grants.services import access, bank_details
 from grants.services.actor import Actor
 from workflows.roles import Role
@@ -41,25 +41,50 @@ def _view(account: BankAccount, role: Role, names: dict[int, str]) -> AccountVie
     )
 
 
-def for_application(session: Session, application: Application, actor: Actor) -> dict[str, Any]:
-    """The application page's bank details block (and what payment panels show)."""
-    accounts = bank_details.history(session, application.id)
+def _payee_block(
+    session: Session, application: Application, actor: Actor, payee: PayeeKind
+) -> dict[str, Any]:
+    """One payee's account: the current one, the earlier ones (for finance and auditors),
+    and what this reader may do with it."""
+    accounts = bank_details.history(session, application.id, payee)
     names = _names(session, accounts)
     current = next((a for a in accounts if a.superseded_at is None), None)
     own = actor.role == Role.APPLICANT and actor.organisation_id == application.organisation_id
-    shown = actor.role in (Role.FINANCE, Role.AUDITOR, Role.OFFICER) or own
     return {
-        "shown": shown and (current is not None or application.status in _CHANGEABLE),
         "current": _view(current, actor.role, names) if current else None,
         "earlier": [_view(a, actor.role, names) for a in accounts if a is not current]
         if actor.role in (Role.FINANCE, Role.AUDITOR)
         else [],
-        "full": bank_details.sees_full_iban(actor.role),
         "can_change": (own or actor.role == Role.FINANCE) and application.status in _CHANGEABLE,
         "can_review": actor.role == Role.FINANCE
         and current is not None
         and current.status == BankStatus.ENTERED
         and current.entered_by_id != actor.user_id,
+        "can_download": current is not None
+        and bool(current.confirmation_key)
+        and bank_details.can_see_confirmation(actor, application),
+    }
+
+
+def for_application(session: Session, application: Application, actor: Actor) -> dict[str, Any]:
+    """The application page's bank details block (and what payment panels show); on a call
+    paying the service provider directly, ``provider`` is the provider's account block."""
+    block = _payee_block(session, application, actor, PayeeKind.SME)
+    current = block["current"]
+    own = actor.role == Role.APPLICANT and actor.organisation_id == application.organisation_id
+    shown = actor.role in (Role.FINANCE, Role.AUDITOR, Role.OFFICER) or own
+    provider = (
+        _payee_block(session, application, actor, PayeeKind.PROVIDER)
+        if bank_details.pays_provider(application)
+        else None
+    )
+    if provider is not None:
+        provider["named"] = bank_details.provider_named(application)
+    return {
+        **block,
+        "shown": shown and (current is not None or application.status in _CHANGEABLE),
+        "provider": provider,
+        "full": bank_details.sees_full_iban(actor.role),
         "payment_block": bank_details.payment_block(application)
         if actor.role == Role.FINANCE
         else None,
@@ -71,27 +96,29 @@ def for_application(session: Session, application: Application, actor: Actor) ->
         }
         if actor.role == Role.FINANCE
         else {},
-        "can_download": current is not None
-        and bool(current.confirmation_key)
-        and bank_details.can_see_confirmation(actor, application),
     }
 
 
 def review(session: Session, application: Application, actor: Actor) -> dict[str, Any]:
     """The bank details page: the current details, their history, the reviewer's warnings."""
     block = for_application(session, application, actor)
-    current = block["current"]
-    warnings = (
-        bank_details.review_warnings(application, current.account)
-        if current is not None and actor.role == Role.FINANCE
-        else []
-    )
-    derived = (
-        bank_details.derived_bic(current.account.iban)
-        if current is not None and actor.role == Role.FINANCE
-        else None
-    )
-    return {**block, "warnings": warnings, "derived_bic": derived}
+    block |= _checks(application, block["current"], actor)
+    if block["provider"] is not None:
+        block["provider"] |= _checks(application, block["provider"]["current"], actor)
+    return block
+
+
+def _checks(application: Application, current: AccountView | None, actor: Actor) -> dict[str, Any]:
+    """The reviewer's warnings and the BIC registered for the IBAN (finance only)."""
+    finance = current is not None and actor.role == Role.FINANCE
+    return {
+        "warnings": bank_details.review_warnings(application, current.account)
+        if finance and current is not None
+        else [],
+        "derived_bic": bank_details.derived_bic(current.account.iban)
+        if finance and current is not None
+        else None,
+    }
 
 
 def payment_summary(session: Session, payment: Payment, actor: Actor) -> dict[str, Any]:

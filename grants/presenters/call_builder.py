@@ -158,6 +158,7 @@ def _money(values: MultiDict[str, str], rules: CallRules) -> None:
     values["funding_rate"] = plain(rules.funding_rate)
     values["prefinancing_percent"] = plain(rules.prefinancing_percent)
     values["cost_basis"] = str(rules.cost_basis)
+    _flag(values, "pay_provider_directly", rules.pay_provider_directly)
 
 
 def _eligibility(values: MultiDict[str, str], rules: CallRules) -> None:

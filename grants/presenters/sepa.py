@@ -30,13 +30,14 @@ def export_rows(session: Session) -> list[ExportRow]:
     """Authorised instalments in no live batch; those whose bank details are blocked are
     shown with the reason and cannot be chosen."""
     payable = sepa.exportable_payments(session)
-    accounts = bank_details.current_accounts(session, {p.application_id for p in payable})
+    # Each order's payee: the SME, or the service provider on a call paying it directly.
+    blocks = bank_details.payment_blocks(session, payable)
     return [
         ExportRow(
             payment=p,
             application=p.application,
             instalment=sepa.instalment_label(p),
-            blocked=bank_details.block_reason(accounts.get(p.application_id), p),
+            blocked=blocks[p.id],
         )
         for p in payable
     ]

@@ -256,7 +256,10 @@ def agreement_details(application: Application, officer: Actor) -> dict[str, obj
                 "label": "Balance",
                 "percent": f"{(100 - call.prefinancing_percent).normalize():f}%",
                 "amount": format_eur(award - pre),
-                "condition": "after approval of the final report, on eligible costs",
+                "condition": "to the service provider, once the SME confirms delivery and "
+                "the final report is approved"
+                if call.pay_provider_directly
+                else "after approval of the final report, on eligible costs",
             },
         ],
         "obligations": [
@@ -274,6 +277,8 @@ def agreement_details(application: Application, officer: Actor) -> dict[str, obj
             "(3 years for vouchers up to EUR 60,000) and give access to EU auditors.",
         ],
         "beneficiary": f"{programme.PROGRAMME_NAME} consortium",
+        # The voucher goes to the service provider's account, once, on confirmed delivery.
+        "pay_provider_directly": call.pay_provider_directly,
         # The programme officer who makes the offer signs for the beneficiary.
         "signatory": officer.name,
     }

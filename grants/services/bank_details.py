@@ -12,6 +12,10 @@
   details are not verified, or the order was prepared for other details than the current
   verified ones. The payment services refuse with that reason; exports ask it too.
 - Finance and auditors see the full IBAN; everyone else a masked one.
+- A call may pay the service provider directly (``Call.pay_provider_directly``): the SME
+  then also gives the provider's account (``PayeeKind.PROVIDER``: the provider's name, IBAN,
+  BIC and the provider's confirmation of it), verified by finance under the same rules; the
+  balance is paid to it and ``payment_block`` checks that account for it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,15 @@ from documents.storage import DocumentStore, sha256_hex
 from forms.display import human_size
 from grants.db import utcnow
 from grants.errors import NotFound, ValidationFailed, require_own, require_role
-from grants.models import Application, BankAccount, BankSource, BankStatus, Payment
+from grants.models import (
+    Application,
+    BankAccount,
+    BankSource,
+    BankStatus,
+    Instalment,
+    PayeeKind,
+    Payment,
+)
 from grants.services import audit, mail, notifications
 from grants.services.actor import Actor
 from grants.services.attachments import (
@@ -162,18 +174,24 @@ def validated(iban: str, bic: str, holder: str, *, required: bool = True) -> Ent
     return Entry(iban=str(parsed.compact), bic=compact_bic, holder=holder)
 
 
-def check_confirmation(upload: Upload | None, *, required: bool) -> str | None:
+def check_confirmation(
+    upload: Upload | None, *, required: bool, payee: PayeeKind = PayeeKind.SME
+) -> str | None:
     """The kind of the bank's confirmation, or ``ValidationFailed`` saying what is wrong."""
     if upload is None or not upload.filename:
         if required:
-            raise ValidationFailed(
-                {
-                    CONFIRMATION_FIELD: _(
-                        "upload the bank's confirmation of the account (a letter or a "
-                        "statement header showing the IBAN and the holder)"
-                    )
-                }
+            missing = (
+                _(
+                    "upload the service provider's confirmation of its account (its invoice "
+                    "header or a bank letter showing the IBAN and the provider's name)"
+                )
+                if payee == PayeeKind.PROVIDER
+                else _(
+                    "upload the bank's confirmation of the account (a letter or a "
+                    "statement header showing the IBAN and the holder)"
+                )
             )
+            raise ValidationFailed({CONFIRMATION_FIELD: missing})
         return None
     if not upload.data:
         raise ValidationFailed({CONFIRMATION_FIELD: _("The file is empty; choose the file again.")})
@@ -234,12 +252,35 @@ def _store(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def current(session: Session, application_id: int) -> BankAccount | None:
+def current(
+    session: Session, application_id: int, payee: PayeeKind = PayeeKind.SME
+) -> BankAccount | None:
+    """The voucher's current account of ``payee`` (the SME's unless said)."""
     return session.scalars(
         select(BankAccount).where(
-            BankAccount.application_id == application_id, BankAccount.superseded_at.is_(None)
+            BankAccount.application_id == application_id,
+            BankAccount.payee == payee,
+            BankAccount.superseded_at.is_(None),
         )
     ).first()
+
+
+def pays_provider(application: Application) -> bool:
+    return bool(application.call.pay_provider_directly)
+
+
+def payee_of(application: Application, instalment: str | None = None) -> PayeeKind:
+    """Whose account an instalment of the voucher is paid to (``None``: the voucher's next
+    payment): the service provider's for the balance of a call paying it directly, the
+    SME's otherwise."""
+    if pays_provider(application) and instalment in (None, Instalment.BALANCE):
+        return PayeeKind.PROVIDER
+    return PayeeKind.SME
+
+
+def paid_account(session: Session, application: Application, instalment: str) -> BankAccount | None:
+    """The current account an instalment is paid to."""
+    return current(session, application.id, payee_of(application, instalment))
 
 
 def application_of(session: Session, account_id: int) -> Application:
@@ -249,12 +290,20 @@ def application_of(session: Session, account_id: int) -> Application:
     return account.application
 
 
-def history(session: Session, application_id: int) -> list[BankAccount]:
-    """Every entry of the voucher's bank details, newest first."""
+def is_provider_account(session: Session, account_id: int) -> bool:
+    return session.scalar(select(BankAccount.payee).where(BankAccount.id == account_id)) == (
+        PayeeKind.PROVIDER
+    )
+
+
+def history(
+    session: Session, application_id: int, payee: PayeeKind = PayeeKind.SME
+) -> list[BankAccount]:
+    """Every entry of the voucher's bank details of ``payee``, newest first."""
     return list(
         session.scalars(
             select(BankAccount)
-            .where(BankAccount.application_id == application_id)
+            .where(BankAccount.application_id == application_id, BankAccount.payee == payee)
             .order_by(BankAccount.id.desc())
         )
     )
@@ -266,6 +315,7 @@ def _facts(account: BankAccount | None) -> dict[str, object]:
         return {}
     return {
         "bank_account_id": account.id,
+        "payee": account.payee,
         "iban_masked": mask_iban(account.iban),
         "bic": account.bic or "",
         "holder": account.holder,
@@ -274,17 +324,25 @@ def _facts(account: BankAccount | None) -> dict[str, object]:
     }
 
 
-def payment_block(application: Application, payment: Payment | None = None) -> str | None:
+def payment_block(
+    application: Application, payment: Payment | None = None, *, instalment: str | None = None
+) -> str | None:
     """Why no payment may be made to the voucher now (or ``payment``, an order already
-    prepared, may not go ahead), or None when the current bank details are verified and
-    the order is for them."""
+    prepared, may not go ahead; or an order of ``instalment`` be prepared), or None when
+    the current bank details of its payee are verified and the order is for them. The
+    payee is the SME, or the service provider for the balance of a call paying it
+    directly."""
+    kind = payee_of(application, payment.instalment if payment is not None else instalment)
     session = object_session(application)
-    account = current(session, application.id) if session is not None else None
-    return block_reason(account, payment)
+    account = current(session, application.id, kind) if session is not None else None
+    return block_reason(account, payment, payee=kind)
 
 
-def current_accounts(session: Session, application_ids: Collection[int]) -> dict[int, BankAccount]:
-    """The current bank details of many vouchers at once (lists), by application id."""
+def current_accounts(
+    session: Session, application_ids: Collection[int], payee: PayeeKind = PayeeKind.SME
+) -> dict[int, BankAccount]:
+    """The current bank details of ``payee`` of many vouchers at once (lists), by
+    application id."""
     if not application_ids:
         return {}
     return {
@@ -292,14 +350,56 @@ def current_accounts(session: Session, application_ids: Collection[int]) -> dict
         for account in session.scalars(
             select(BankAccount).where(
                 BankAccount.application_id.in_(application_ids),
+                BankAccount.payee == payee,
                 BankAccount.superseded_at.is_(None),
             )
         )
     }
 
 
-def block_reason(account: BankAccount | None, payment: Payment | None = None) -> str | None:
-    """``payment_block`` for a voucher whose current bank details are ``account``."""
+def payment_blocks(session: Session, payments: Collection[Payment]) -> dict[int, str | None]:
+    """``payment_block`` of many payment orders at once (lists), by payment id."""
+    ids = {p.application_id for p in payments}
+    accounts = {kind: current_accounts(session, ids, kind) for kind in PayeeKind}
+    blocks = {}
+    for payment in payments:
+        kind = payee_of(payment.application, payment.instalment)
+        account = accounts[kind].get(payment.application_id)
+        blocks[payment.id] = block_reason(account, payment, payee=kind)
+    return blocks
+
+
+def _provider_block_reason(account: BankAccount | None) -> str | None:
+    if account is None:
+        return _(
+            "the voucher is paid directly to the service provider, whose bank details are "
+            "not given yet: the SME must enter them first"
+        )
+    if account.status == BankStatus.REJECTED:
+        return _(
+            "the service provider's bank details were rejected by finance: the SME must "
+            "enter correct ones, which another finance officer then verifies"
+        )
+    if account.status != BankStatus.VERIFIED:
+        return _(
+            "the service provider's bank details are not verified yet: a finance officer "
+            "other than the one who entered them must verify them first"
+        )
+    return None
+
+
+def block_reason(
+    account: BankAccount | None,
+    payment: Payment | None = None,
+    *,
+    payee: PayeeKind = PayeeKind.SME,
+) -> str | None:
+    """``payment_block`` for a voucher whose current bank details of the payee are
+    ``account``."""
+    if payee == PayeeKind.PROVIDER:
+        reason = _provider_block_reason(account)
+        if reason is not None:
+            return reason
     if account is None:
         return _("the voucher has no bank details: the SME must enter them first")
     if account.status == BankStatus.REJECTED:
@@ -331,7 +431,7 @@ def order_details(session: Session, payment: Payment) -> dict[str, object]:
     """What the bank needs to execute a payment order: payee, full IBAN, BIC, currency and
     the remittance information (voucher reference and instalment)."""
     application = payment.application
-    account = current(session, application.id)
+    account = paid_account(session, application, payment.instalment)
     bic = account.bic if account is not None and account.iban == payment.iban else None
     if bic is None:
         bic = derived_bic(payment.iban)
@@ -344,8 +444,10 @@ def order_details(session: Session, payment: Payment) -> dict[str, object]:
     }
 
 
-def require_payable(application: Application, payment: Payment | None = None) -> None:
-    reason = payment_block(application, payment)
+def require_payable(
+    application: Application, payment: Payment | None = None, *, instalment: str | None = None
+) -> None:
+    reason = payment_block(application, payment, instalment=instalment)
     if reason is not None:
         raise TransitionRefused(reason)
 
@@ -368,12 +470,14 @@ def _new_row(
     source: BankSource,
     previous: BankAccount | None,
     now: datetime,
+    payee: PayeeKind = PayeeKind.SME,
 ) -> BankAccount:
     if previous is not None:
         previous.superseded_at = now
-        flush_or_refuse(session)  # before the new row: one current account per voucher
+        flush_or_refuse(session)  # before the new row: one current account per payee
     account = BankAccount(
         application_id=application.id,
+        payee=payee,
         iban=entry.iban,
         bic=entry.bic,
         holder=entry.holder,
@@ -456,15 +560,88 @@ def change(
     themselves unchanged, completes those details instead of starting new ones."""
     application = load_application(session, application_id)
     _may_change(actor, application)
-    previous = current(session, application.id)
-    entry = validated(iban, bic, holder)
+    return _change(
+        session,
+        actor,
+        storage,
+        application,
+        PayeeKind.SME,
+        entry=validated(iban, bic, holder),
+        confirmation=confirmation,
+        scanner=scanner,
+    )
+
+
+def change_provider(
+    session: Session,
+    actor: Actor,
+    storage: DocumentStore,
+    application_id: int,
+    *,
+    iban: str,
+    bic: str,
+    name: str,
+    confirmation: Upload | None,
+    scanner: Scanner | None = None,
+) -> BankAccount:
+    """The service provider's account, on a call paying it directly: given (or changed) by
+    the SME after acceptance (or by finance on its written request) with the provider's
+    confirmation of it (its invoice header or a bank letter). It starts unverified and
+    blocks the balance until another finance officer verifies it, as the SME's own does."""
+    application = load_application(session, application_id)
+    if not pays_provider(application):
+        raise TransitionRefused(
+            _("this call pays the SME: there is no service provider's account to give")
+        )
+    _may_change(actor, application)
+    # Every mistake at once: the account's fields and the confirmation.
+    errors: dict[str, str] = {}
+    entry = None
+    try:
+        entry = validated(iban, bic, name)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+        if "account_holder" in errors and not " ".join(name.split()):
+            errors["account_holder"] = _("give the service provider's name, as on its account")
+        if "iban" in errors and not iban.strip():
+            errors["iban"] = _("give the IBAN of the service provider's account")
+    try:
+        check_confirmation(confirmation, required=True, payee=PayeeKind.PROVIDER)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return _change(
+        session,
+        actor,
+        storage,
+        application,
+        PayeeKind.PROVIDER,
+        entry=entry,
+        confirmation=confirmation,
+        scanner=scanner,
+    )
+
+
+def _change(
+    session: Session,
+    actor: Actor,
+    storage: DocumentStore,
+    application: Application,
+    payee: PayeeKind,
+    *,
+    entry: Entry | None,
+    confirmation: Upload | None,
+    scanner: Scanner | None,
+) -> BankAccount:
+    previous = current(session, application.id, payee)
     assert entry is not None
     same = previous is not None and (previous.iban, previous.bic, previous.holder) == (
         entry.iban,
         entry.bic,
         entry.holder,
     )
-    kind = check_confirmation(confirmation, required=True)
+    kind = check_confirmation(confirmation, required=True, payee=payee)
     assert confirmation is not None and kind is not None
     if previous is not None and same and previous.status == BankStatus.VERIFIED:
         raise ValidationFailed(
@@ -487,15 +664,25 @@ def change(
         )
         return previous
     account = _new_row(
-        session, actor, application, entry, source=BankSource.CHANGE, previous=previous, now=now
+        session,
+        actor,
+        application,
+        entry,
+        source=BankSource.CHANGE,
+        previous=previous,
+        now=now,
+        payee=payee,
     )
     _store(account, confirmation, kind, storage, scanner or NoScanner())
     flush_or_refuse(session)
-    _sync(application, account)
+    if payee == PayeeKind.SME:
+        _sync(application, account)
+    # The provider's first account is entered, not changed: it is given after acceptance.
+    first_provider = payee == PayeeKind.PROVIDER and previous is None
     audit.record(
         session,
         actor,
-        "bank_details_changed",
+        "bank_details_entered" if first_provider else "bank_details_changed",
         entity_type="application",
         entity_id=application.reference,
         before=_facts(previous),
@@ -607,6 +794,8 @@ def _tell_rejected(
                 "name": name,
                 "iban_masked": mask_iban(account.iban),
                 "reason": account.rejection_reason or "",
+                "provider": account.payee == PayeeKind.PROVIDER,
+                "holder": account.holder,
             },
         )
         digest = hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
@@ -671,9 +860,47 @@ def holder_mismatch(legal_name: str, holder: str) -> bool:
     return a not in b and b not in a
 
 
+PROVIDER_ANSWER = "service_provider"  # the application form's question naming the provider
+
+
+def provider_named(application: Application) -> str:
+    """The service provider the application names (empty when its form asks none)."""
+    named = (application.answers or {}).get(PROVIDER_ANSWER)
+    return " ".join(named.split()) if isinstance(named, str) else ""
+
+
+def _provider_warnings(application: Application, account: BankAccount) -> list[str]:
+    warnings = []
+    named = provider_named(application)
+    if named and holder_mismatch(named, account.holder):
+        warnings.append(
+            _(
+                "The account holder (%(holder)s) differs from the service provider named in "
+                "the application (%(name)s): check that the account belongs to the provider.",
+                holder=account.holder,
+                name=named,
+            )
+        )
+    if not holder_mismatch(application.organisation.legal_name, account.holder):
+        warnings.append(
+            _(
+                "The account holder looks like the SME itself (%(name)s), not the service "
+                "provider.",
+                name=application.organisation.legal_name,
+            )
+        )
+    session = object_session(application)
+    own = current(session, application.id) if session is not None else None
+    if own is not None and own.iban == account.iban:
+        warnings.append(_("This is the IBAN of the SME's own account, not the provider's."))
+    return warnings
+
+
 def review_warnings(application: Application, account: BankAccount) -> list[str]:
     warnings = []
-    if holder_mismatch(application.organisation.legal_name, account.holder):
+    if account.payee == PayeeKind.PROVIDER:
+        warnings.extend(_provider_warnings(application, account))
+    elif holder_mismatch(application.organisation.legal_name, account.holder):
         warnings.append(
             _(
                 "The account holder (%(holder)s) differs from the organisation's legal name "

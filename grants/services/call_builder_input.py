@@ -219,6 +219,7 @@ def _read_money(read: _Reader, rules: CallRules) -> CallRules:
         prefinancing_percent=read.number(
             "prefinancing_percent", numbers.parse_percent, rules.prefinancing_percent
         ),
+        pay_provider_directly=read.flag("pay_provider_directly"),
     )
 
 

@@ -38,6 +38,7 @@ STEP_FIELDS: dict[Step, tuple[str, ...]] = {
         "funding_rate",
         "cost_basis",
         "prefinancing_percent",
+        "pay_provider_directly",
     ),
     Step.ELIGIBILITY: ("eligible_countries", "eligibility"),
     Step.EVALUATION: (
@@ -81,6 +82,7 @@ LABELS: dict[str, str] = {
     "funding_rate": N_("Funding rate (%)"),
     "cost_basis": N_("How the voucher is paid"),
     "prefinancing_percent": N_("Pre-financing at signature (%)"),
+    "pay_provider_directly": N_("Pay the service provider directly"),
     "eligible_countries": N_("Eligible countries"),
     "eligibility.min_registration_months": N_("Months registered before the deadline"),
     "eligibility.de_minimis_ceiling": N_("De minimis ceiling (EUR)"),

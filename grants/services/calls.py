@@ -75,6 +75,7 @@ class CallSpec:
     redress_days: int = 5
     evaluators_from_other_countries: bool = False
     evaluation_days: int = 14
+    pay_provider_directly: bool = False
 
 
 def _timing_errors(spec: CallSpec) -> dict[str, str]:
@@ -183,6 +184,7 @@ def call_columns(spec: CallSpec) -> dict[str, Any]:
         "redress_days": spec.redress_days,
         "evaluators_from_other_countries": spec.evaluators_from_other_countries,
         "evaluation_days": spec.evaluation_days,
+        "pay_provider_directly": spec.pay_provider_directly,
     }
 
 
@@ -228,6 +230,13 @@ def _publish_problems(call: Call, now: datetime) -> list[str]:
         problems.append(_("the call must stay open at least %(days)s days", days=MIN_OPEN_DAYS))
     if not call.form:
         problems.append(_("the call has no application form"))
+    if call.pay_provider_directly and call.prefinancing_percent != 0:
+        problems.append(
+            _(
+                "a voucher paid directly to the service provider has no pre-financing: set "
+                "the pre-financing to 0"
+            )
+        )
     return problems
 
 

@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 from grants import programme
 from grants.db import utcnow
 from grants.formatting import format_eur, local_time
-from grants.models import Application, Instalment, Payment, SepaBatch, SepaBatchItem, User
+from grants.models import (
+    Application,
+    Instalment,
+    PayeeKind,
+    Payment,
+    SepaBatch,
+    SepaBatchItem,
+    User,
+)
 from grants.services import audit, bank_details, documents, ledger, recoveries
 from grants.services.actor import Actor
 from grants.services.applications import ValidationFailed, require_role
@@ -80,6 +88,9 @@ def _order_details(session: Session, payment: Payment) -> dict[str, object]:
 
 
 def _remittance_details(payment: Payment, timezone: str) -> dict[str, object]:
+    """The remittance advice, sent to the SME: for a call paying the provider directly it
+    says the service provider was paid (its name, its IBAN masked)."""
+    provider = bank_details.payee_of(payment.application, payment.instalment)
     return {
         "instalment": _instalment_label(payment),
         "amount": format_eur(payment.amount),
@@ -87,6 +98,7 @@ def _remittance_details(payment: Payment, timezone: str) -> dict[str, object]:
         "payee": payment.payee_name,
         "iban_masked": mask_iban(payment.iban),
         "payment_reference": payment.payment_reference or "",
+        "paid_to_provider": provider == PayeeKind.PROVIDER,
     }
 
 
@@ -95,14 +107,21 @@ def _new_payment(
 ) -> Payment:
     if not application.iban or not application.account_holder:
         raise TransitionRefused(_("the voucher has no verified bank account"))
-    bank_details.require_payable(application)
+    bank_details.require_payable(application, instalment=kind)
+    # The SME's account, or the service provider's for the balance of a call paying it
+    # directly (require_payable: the current one of that payee, verified).
+    payee_name, iban = application.account_holder, application.iban
+    if bank_details.payee_of(application, kind) == PayeeKind.PROVIDER:
+        account = bank_details.paid_account(session, application, kind)
+        assert account is not None
+        payee_name, iban = account.holder, account.iban
     payment = Payment(
         application=application,
         instalment=kind,
         status=PaymentState.PREPARED,
         amount=amount,
-        payee_name=application.account_holder,
-        iban=application.iban,
+        payee_name=payee_name,
+        iban=iban,
         prepared_by_id=actor.user_id,
         prepared_at=utcnow(),
     )
@@ -125,6 +144,13 @@ def prepare_prefinancing(session: Session, actor: Actor, application_id: int) ->
     if existing is not None and existing.status == PaymentState.WITHHELD:
         raise TransitionRefused(
             _("the pre-financing was withheld: what is due is paid with the balance")
+        )
+    if application.call.pay_provider_directly:
+        raise TransitionRefused(
+            _(
+                "this call pays the service provider directly, once, on delivery: it has no "
+                "pre-financing"
+            )
         )
     amount = money.prefinancing_amount(
         application.awarded_amount or Decimal(0), application.call.prefinancing_percent

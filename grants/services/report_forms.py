@@ -10,7 +10,9 @@ names the exact questions it answered; a draft keeps its version when the form c
 Some field names carry meaning beyond the form, read by ``reporting.submit_report``:
 ``summary`` (the report's summary), ``claimed_costs`` (the eligible costs claimed: a
 cost-based call's form must have it, as a money field) and ``subcontracted_costs`` (checked
-against the 25% subcontracting limit).
+against the 25% subcontracting limit), ``provider_delivery_confirmed`` (on a call paying the
+service provider directly: the SME's confirmation of delivery and request that the voucher
+be paid to the provider, a required yes/no field such a call's report form must have).
 
 Report files are attachments of kind ``report`` (``Attachment.form_kind``), checked and stored
 as the application's are (``attachments.check_upload``, the virus-scan hook, sha256); they
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 REPORT = "report"
 # Field names whose answers the report row keeps in its own columns.
 SUMMARY, CLAIMED, SUBCONTRACTED = "summary", "claimed_costs", "subcontracted_costs"
+DELIVERY = "provider_delivery_confirmed"
 
 # The report form may change until the call is archived: reports already started keep theirs.
 REPORT_FORM_EDITABLE = tuple(s for s in CallState if s != CallState.ARCHIVED)
@@ -72,8 +75,30 @@ _SUMMARY_FIELD: dict[str, Any] = {
 }
 
 
-def default_definition(cost_basis: str) -> list[dict[str, Any]]:
-    """Today's final report as a form: what a call asks when no officer changed it."""
+DELIVERY_FIELD: dict[str, Any] = {
+    "name": DELIVERY,
+    "label": "The service provider delivered the service as agreed; I ask that the voucher "
+    "be paid to it directly",
+    "type": "yes_no",
+    "required": True,
+    "help": "This call pays the voucher to the service provider, once, when you confirm "
+    "delivery and the report is approved. Tick the box to confirm.",
+}
+
+
+def default_definition(
+    cost_basis: str, *, pay_provider_directly: bool = False
+) -> list[dict[str, Any]]:
+    """Today's final report as a form: what a call asks when no officer changed it. On a
+    call paying the service provider directly the SME confirms delivery (a required box),
+    and shows no proof of having paid the provider: the voucher pays it."""
+    fields = _default_fields(cost_basis)
+    if pay_provider_directly:
+        fields = [f for f in fields if f["name"] != "proof_of_payment"] + [dict(DELIVERY_FIELD)]
+    return fields
+
+
+def _default_fields(cost_basis: str) -> list[dict[str, Any]]:
     if cost_basis == CostBasis.LUMP_SUM:
         return [
             dict(_SUMMARY_FIELD),
@@ -148,8 +173,18 @@ def current_definition(session: Session, call: Call) -> tuple[int, list[dict[str
     of the cost basis, not saved yet."""
     form = latest_report_form(session, call.id)
     if form is None:
-        return 0, default_definition(call.cost_basis)
+        return 0, _call_default(call)
     return form.version, form.definition
+
+
+def _call_default(call: Call) -> list[dict[str, Any]]:
+    return default_definition(call.cost_basis, pay_provider_directly=call.pay_provider_directly)
+
+
+def asks_delivery(fields: list[Field]) -> bool:
+    """The form asks the SME to confirm delivery, as a call paying the provider needs."""
+    found = next((f for f in fields if f.name == DELIVERY), None)
+    return found is not None and found.type is FieldType.YES_NO and found.required
 
 
 def definition_problems(fields: list[Field], call: Call) -> list[str]:
@@ -172,6 +207,14 @@ def definition_problems(fields: list[Field], call: Call) -> list[str]:
     summary = by_name.get(SUMMARY)
     if summary is not None and summary.type not in (FieldType.TEXT, FieldType.LONG_TEXT):
         problems.append(_("field %(name)s must be of type text or long_text", name=repr(SUMMARY)))
+    if call.pay_provider_directly and not asks_delivery(fields):
+        problems.append(
+            _(
+                "a call paying the service provider directly needs a required yes_no field "
+                "named %(name)s (the SME confirms delivery and asks that the provider be paid)",
+                name=DELIVERY,
+            )
+        )
     return problems
 
 
@@ -266,7 +309,11 @@ def ensure_draft(session: Session, actor: Actor, application: Application) -> Re
     call = application.call
     form = latest_report_form(session, call.id)
     if form is None:
-        form = _add_version(session, call, default_definition(call.cost_basis), None)
+        form = _add_version(session, call, _call_default(call), None)
+    elif call.pay_provider_directly and not asks_delivery(parse_form_cached(form.definition)):
+        # A form saved before the call was set to pay the provider: the confirmation is added.
+        others = [f for f in form.definition if f.get("name") != DELIVERY]
+        form = _add_version(session, call, [*others, dict(DELIVERY_FIELD)], None)
     draft = ReportDraft(
         application_id=application.id, form=form, answers={}, updated_by_id=actor.user_id
     )

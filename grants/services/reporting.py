@@ -55,6 +55,7 @@ def submit_report(
     summary: str | None = None,
     claimed_costs: object = None,
     subcontracted_costs: object = None,
+    confirm_delivery: bool | None = None,
 ) -> StepResult:
     """Submit the final report: the call-defined report form, as saved in the SME's draft.
 
@@ -67,6 +68,11 @@ def submit_report(
     ``summary``, ``claimed_costs`` and ``subcontracted_costs`` given here are answers typed
     by a trusted caller (scripts, the demo, data imports) and override the draft's; such a
     call is not asked for the form's files, which a person attaches through the form.
+
+    On a call paying the service provider directly the SME confirms delivery and asks that
+    the provider be paid (``report_forms.DELIVERY``, or ``confirm_delivery`` from a trusted
+    caller): without it the report is refused and the draft kept; with it the confirmation
+    is in the report's answers and the audit event.
     """
     application = load_own_application(session, actor, application_id)
     if application.status != AppState.CONTRACTED:
@@ -78,6 +84,8 @@ def submit_report(
     summary_text = _answer(fields, answers, summary, report_forms.SUMMARY)
     claimed_raw = _answer(fields, answers, claimed_costs, report_forms.CLAIMED)
     subcontracted_raw = _answer(fields, answers, subcontracted_costs, report_forms.SUBCONTRACTED)
+    _answer(fields, answers, confirm_delivery, report_forms.DELIVERY)
+    pays_provider = application.call.pay_provider_directly
     lump_sum = application.call.cost_basis == CostBasis.LUMP_SUM
     blank = claimed_raw is None or (isinstance(claimed_raw, str) and not claimed_raw.strip())
     claimed = (
@@ -117,6 +125,12 @@ def submit_report(
         if label not in missing:
             missing.append(label)
     clean = normalise(form_fields, answers)
+    delivered = clean.get(report_forms.DELIVERY) is True
+    if pays_provider and not delivered:
+        confirm = fields.get(report_forms.DELIVERY)
+        label = confirm.label if confirm is not None else _("confirmation of delivery")
+        if label not in missing:
+            missing.append(label)
     now = utcnow()
     report: Report | None = None
     if not missing:  # a refused report is not attached to the application, even in memory
@@ -145,6 +159,7 @@ def submit_report(
             "subcontracted_costs": subcontracted,
             "report_form_version": draft.form.version,
             "files": {name: a.sha256 for name, a in sorted(files.items())},
+            **({"provider_delivery_confirmed": delivered} if pays_provider else {}),
         },
         details={
             "claimed_costs": "" if lump_sum and claimed == 0 else format_eur(claimed),

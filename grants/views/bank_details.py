@@ -60,6 +60,10 @@ def _page(
     values: dict[str, str] | None = None,
     reject_errors: dict[str, str] | None = None,
     reject_values: dict[str, str] | None = None,
+    provider_errors: dict[str, str] | None = None,
+    provider_values: dict[str, str] | None = None,
+    provider_reject_errors: dict[str, str] | None = None,
+    provider_reject_values: dict[str, str] | None = None,
 ) -> str:
     ctx = presenter.review(db_session(), application, actor())
     return render_template(
@@ -71,7 +75,18 @@ def _page(
         values=values or {},
         reject_errors=reject_errors or {},
         reject_values=reject_values or {},
+        provider_errors=provider_errors or {},
+        provider_values=provider_values or {},
+        provider_reject_errors=provider_reject_errors or {},
+        provider_reject_values=provider_reject_values or {},
     )
+
+
+def _confirmation_upload() -> bank_details.Upload | None:
+    upload = request.files.get(bank_details.CONFIRMATION_FIELD)
+    if upload is None or not upload.filename:
+        return None
+    return bank_details.Upload(upload.filename, upload.read())
 
 
 @bp.route("/applications/<int:application_id>/bank-details")
@@ -86,12 +101,7 @@ def page(application_id: int) -> str:
 def change(application_id: int) -> str | tuple[str, int] | Response:
     application = visible_application(application_id)
     values = {k: request.form.get(k, "") for k in ("iban", "bic", "account_holder")}
-    upload = request.files.get(bank_details.CONFIRMATION_FIELD)
-    confirmation = (
-        bank_details.Upload(upload.filename, upload.read())
-        if upload is not None and upload.filename
-        else None
-    )
+    confirmation = _confirmation_upload()
     rt = runtime()
     fresh_for_update()
     try:
@@ -124,6 +134,49 @@ def change(application_id: int) -> str | tuple[str, int] | Response:
     return redirect(url_for("bank_details.page", application_id=application_id))
 
 
+@bp.route("/applications/<int:application_id>/bank-details/provider", methods=["POST"])
+@roles_required(Role.APPLICANT, Role.FINANCE)
+def change_provider(application_id: int) -> str | tuple[str, int] | Response:
+    """The service provider's account, on a call paying the provider directly."""
+    application = visible_application(application_id)
+    if not bank_details.pays_provider(application):
+        abort(404)
+    values = {k: request.form.get(k, "") for k in ("iban", "bic", "account_holder")}
+    confirmation = _confirmation_upload()
+    rt = runtime()
+    fresh_for_update()
+    try:
+        with transaction() as session:
+            bank_details.change_provider(
+                session,
+                actor(),
+                rt.storage,
+                application_id,
+                iban=values["iban"],
+                bic=values["bic"],
+                name=values["account_holder"],
+                confirmation=confirmation,
+                scanner=scanner_for(rt.config.virus_scan_command),
+            )
+    except ValidationFailed as exc:
+        flash(_("Please correct the highlighted fields."), "error")
+        application = visible_application(application_id)
+        return _page(application, provider_errors=exc.errors, provider_values=values), 422
+    except TransitionRefused as exc:
+        flash_refused(exc)
+        application = visible_application(application_id)
+        return _page(application, provider_values=values), 409
+    flash_done(
+        _(
+            "The service provider's bank details are saved. Finance verifies them before the "
+            "voucher is paid; nothing is paid until then."
+        )
+    )
+    return redirect(
+        url_for("bank_details.page", application_id=application_id, _anchor="provider-h")
+    )
+
+
 def _review(account_id: int, perform: Any, message: str) -> str | tuple[str, int] | Response:
     application_id = _application_of_account(account_id)
     back = url_for("bank_details.page", application_id=application_id)
@@ -134,9 +187,12 @@ def _review(account_id: int, perform: Any, message: str) -> str | tuple[str, int
     except ValidationFailed as exc:
         flash(_("Please correct the highlighted fields."), "error")
         application = visible_application(application_id)
-        return _page(
-            application, reject_errors=exc.errors, reject_values=dict(request.form.items())
-        ), 422
+        posted = dict(request.form.items())
+        if bank_details.is_provider_account(db_session(), account_id):
+            return _page(
+                application, provider_reject_errors=exc.errors, provider_reject_values=posted
+            ), 422
+        return _page(application, reject_errors=exc.errors, reject_values=posted), 422
     except TransitionRefused as exc:
         flash_refused(exc)
         return redirect(back)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -50,21 +51,24 @@ def _problems(results: dict) -> list[str]:
 def world(live_app: tuple[Flask, str]) -> dict[str, object]:
     app, _base = live_app
     runtime = app.extensions["cascade"]
-    scenario = Scenario(runtime.sessions, smes=9)
+    scenario = Scenario(runtime.sessions, smes=10)
     submitted, offered, prepared = scenario.draft(0), scenario.draft(1), scenario.draft(2)
     # The money pages: a contracted voucher with its pre-financing prepared (the SME's report
     # form), one terminated with a recovery order, one whose pre-financing went out in a
-    # SEPA file, one whose SME changed its bank details.
-    contracted, terminated, exported, changed = (scenario.draft(i) for i in range(5, 9))
+    # SEPA file, one whose SME changed its bank details after its pre-financing was authorised
+    # (blocked on the export page), one whose pre-financing waits for a file.
+    contracted, terminated, exported, changed, ready = (scenario.draft(i) for i in range(5, 10))
     # Ranked before the others are submitted: a ranking waits for all of its batch.
-    for app_id in (offered, prepared, contracted, terminated, exported, changed):
+    for app_id in (offered, prepared, contracted, terminated, exported, changed, ready):
         scenario.advance(app_id, AppState.EVALUATED)
     scenario.advance(offered, AppState.OFFERED)
     scenario.advance(prepared, AppState.REPORT_APPROVED)
     f1 = scenario.people.finance[0]
     scenario.run(lambda s: payments.prepare_payment(s, f1, prepared))
-    for app_id in (contracted, terminated, exported, changed):
+    for app_id in (contracted, terminated, exported, changed, ready):
         scenario.advance(app_id, AppState.CONTRACTED)
+    for app_id in (changed, ready):
+        scenario.prefinancing(app_id, until="authorised")
     prefinancing = scenario.prefinancing(contracted, until="prepared")
     scenario.prefinancing(terminated)
     officer = scenario.people.officer
@@ -79,6 +83,23 @@ def world(live_app: tuple[Flask, str]) -> dict[str, object]:
                 sepa.debtor_of(runtime.config),
                 sepa.ExportRequest((to_bank,), sepa.default_execution_date()),
             ).id
+        )
+    )
+    # A call that pays the service provider directly: the SME gave the provider's account.
+    direct_call = scenario.add_call(pay_provider_directly=True, prefinancing_percent=Decimal(0))
+    direct = scenario.draft(5, call_id=direct_call)
+    scenario.advance(direct, AppState.CONTRACTED)
+    sme5 = scenario.owner(direct)
+    scenario.run(
+        lambda s: bank_details.change_provider(
+            s,
+            sme5,
+            runtime.storage,
+            direct,
+            iban="DE89370400440532013000",
+            bic="",
+            name="Centro Formazione Navale S.r.l.",
+            confirmation=bank_details.Upload("invoice.pdf", pdf_bytes(marker=b"provider")),
         )
     )
     owner = scenario.owner(changed)
@@ -159,6 +180,7 @@ def world(live_app: tuple[Flask, str]) -> dict[str, object]:
         "prefinancing": prefinancing,
         "batch": batch,
         "changed": changed,
+        "direct": direct,
     }
 
 
@@ -250,7 +272,7 @@ PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
         lambda w: f"/payments/{w['prefinancing']}/confirm/authorise",
         "IBAN",
     ),
-    ("sepa-export", "finance1", lambda w: "/finance/sepa/export?all=1", "SEPA"),
+    ("sepa-export", "finance1", lambda w: "/finance/sepa/export?all=1", "Blocked"),
     ("sepa-batch", "finance1", lambda w: f"/finance/sepa/{w['batch']}", "SEPA"),
     ("ledger", "officer", lambda w: f"/calls/{_scenario(w).call_id}/ledger", "Available"),
     (
@@ -264,6 +286,30 @@ PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
         "applicant5",
         lambda w: f"/applications/{w['contracted']}",
         "Save report draft",
+    ),
+    (
+        "bank-details-provider-sme",
+        "applicant5",
+        lambda w: f"/applications/{w['direct']}/bank-details",
+        "Service provider",
+    ),
+    (
+        "bank-details-provider-verify",
+        "finance2",
+        lambda w: f"/applications/{w['direct']}/bank-details",
+        "Verify the service provider",
+    ),
+    (
+        "final-report-provider",
+        "applicant5",
+        lambda w: f"/applications/{w['direct']}",
+        "The service provider delivered the service",
+    ),
+    (
+        "builder-money",
+        "officer",
+        lambda w: f"/calls/{w['building']}/build/money",
+        "Pay the service provider directly",
     ),
     (
         "builder-published",

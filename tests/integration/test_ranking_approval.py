@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.storage import sha256_hex
+from grants import background
 from grants.db import utcnow
 from grants.models import Application, AuditEvent, Call, MailMessage, RankedList
 from grants.services import awards, ranking_lists
@@ -389,6 +390,31 @@ def test_a_promotion_chain_after_two_declines_and_an_expiry(
     ]
     with sessions() as session:
         assert verify_chain(session).ok
+
+
+def test_the_worker_lets_a_lapsed_offer_expire_and_promotes_the_first_reserve(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    scenario, (s1, s2, s3), (r1, r2, r3) = six_of_eight_thousand(sessions)
+    # Days went by: the third offer's acceptance deadline passed a minute ago.
+    with sessions.begin() as session:
+        session.execute(
+            update(Application)
+            .where(Application.id == s3)
+            .values(offer_deadline=utcnow() - timedelta(minutes=1))
+        )
+    # What each pass of the worker does first (not the whole pass: it would also render
+    # every document the run's other tests left pending).
+    runtime = app.extensions["cascade"]
+    expired = background.expire_lapsed_offers(runtime)
+    reference = scenario.application(s3).reference
+    assert reference in expired
+    assert scenario.status(s3) == "expired"
+    assert [scenario.status(a) for a in (s1, s2)] == ["offered", "offered"]
+    assert statuses(scenario, r1, r2, r3) == ["selected", "reserve", "reserve"]
+    assert any(d.kind == "offer_expiry_notice" for d in scenario.documents_of(s3))
+    assert mails(sessions, s3, "offer_expiry_notice") == 1
+    assert reference not in background.expire_lapsed_offers(runtime)  # once
 
 
 def test_the_first_reserve_that_fits_the_freed_budget_is_promoted(

@@ -57,11 +57,13 @@ def events(sessions: sessionmaker[Session], user_id: int, action: str) -> list[A
     with sessions() as session:
         return list(
             session.scalars(
-                select(AuditEvent).where(
+                select(AuditEvent)
+                .where(
                     AuditEvent.entity_type == "user",
                     AuditEvent.entity_id == str(user_id),
                     AuditEvent.action == action,
                 )
+                .order_by(AuditEvent.id)
             )
         )
 

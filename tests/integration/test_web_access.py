@@ -148,6 +148,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     # officer's to read.
     "bank_details.page": frozenset({Role.APPLICANT, Role.FINANCE, Role.AUDITOR, Role.OFFICER}),
     "bank_details.change": frozenset({Role.APPLICANT, Role.FINANCE}),
+    "bank_details.change_provider": frozenset({Role.APPLICANT, Role.FINANCE}),
     "bank_details.verify": frozenset({Role.FINANCE}),
     "bank_details.reject": frozenset({Role.FINANCE}),
     "bank_details.confirmation": frozenset({Role.APPLICANT, Role.FINANCE, Role.AUDITOR}),
