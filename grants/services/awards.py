@@ -31,6 +31,7 @@ from grants.services.workflow import (
     load_own_application,
 )
 from workflows import ranking
+from workflows.call_rules import CostBasis
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.money import prefinancing_amount
@@ -233,6 +234,17 @@ def organisation_awarded_total(session: Session, application: Application) -> De
     return Decimal(total)
 
 
+def _balance_condition(call: Call) -> str:
+    if call.pay_provider_directly:
+        return (
+            "to the service provider, once the SME confirms delivery and the final report "
+            "is approved"
+        )
+    if call.cost_basis == CostBasis.LUMP_SUM:
+        return "after approval of the final report, on the work delivered (lump sum)"
+    return "after approval of the final report, on eligible costs"
+
+
 def agreement_details(application: Application, officer: Actor) -> dict[str, object]:
     call = application.call
     award = application.awarded_amount or Decimal(0)
@@ -241,6 +253,7 @@ def agreement_details(application: Application, officer: Actor) -> dict[str, obj
     terms = expectations.report_terms(application)
     report_by = f"by {terms['deadline']} ({terms['rule']})" if terms["deadline"] else terms["rule"]
     return {
+        "lump_sum": call.cost_basis == CostBasis.LUMP_SUM,
         "reporting_deadline": terms["deadline"],
         "reporting_rule": terms["rule"],
         "amount": format_eur(award),
@@ -256,10 +269,7 @@ def agreement_details(application: Application, officer: Actor) -> dict[str, obj
                 "label": "Balance",
                 "percent": f"{(100 - call.prefinancing_percent).normalize():f}%",
                 "amount": format_eur(award - pre),
-                "condition": "to the service provider, once the SME confirms delivery and "
-                "the final report is approved"
-                if call.pay_provider_directly
-                else "after approval of the final report, on eligible costs",
+                "condition": _balance_condition(call),
             },
         ],
         "obligations": [
