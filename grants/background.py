@@ -27,9 +27,9 @@ class PassResult:
 
 
 def run_pass(rt: Runtime, pool: RenderPool | None = None) -> PassResult:
-    """Let lapsed offers expire, run waiting eligibility jobs, drain the document outbox,
-    then deliver mail (a receipt waits for its PDF; an expiry notice is rendered and sent
-    in the same pass).
+    """Let lapsed offers expire, anchor the audit chain when due, run waiting eligibility
+    jobs, drain the document outbox, then deliver mail (a receipt waits for its PDF; an
+    expiry notice is rendered and sent in the same pass).
 
     ``pool``: render processes (``cascade worker --processes N``); without it the PDFs are
     rendered in this thread. A failure of either half is logged and leaves its jobs pending
@@ -46,6 +46,13 @@ def run_pass(rt: Runtime, pool: RenderPool | None = None) -> PassResult:
         expire_lapsed_offers(rt)
     except Exception:
         log.exception("offer expiry pass failed")
+    try:
+        # The chain head goes to the anchor file outside the database when it is due.
+        from grants.services.anchors import maybe_anchor
+
+        maybe_anchor(rt)
+    except Exception:
+        log.exception("anchoring failed")
     try:
         # The decisions a job records queue letters this pass then renders.
         run_pending_jobs(rt.sessions)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
+from grants.cli_audit import register_audit_commands
 from grants.config import ROOT
 
 
@@ -175,21 +175,6 @@ def remind(at: datetime | None) -> None:
 @click.group("audit", help="The audit trail.")
 def audit_group() -> None:
     pass
-
-
-@audit_group.command("verify", help="Recompute the hash chain; name the first bad event.")
-@with_appcontext
-def audit_verify() -> None:
-    from grants.services.audit import verify_chain
-
-    rt = _runtime()
-    with rt.sessions() as session:
-        report = verify_chain(session)
-    if report.ok:
-        click.echo(f"OK {report.checked} events")
-        return
-    click.echo(f"BROKEN at event {report.first_bad_id}: {report.problem}", err=True)
-    sys.exit(1)
 
 
 @audit_group.command("export", help="Write the whole trail as CSV or JSON lines.")
@@ -373,9 +358,19 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(remind)
     app.cli.add_command(serve_command)
     app.cli.add_command(audit_group)
+    register_audit_commands(audit_group)  # verify (chain, anchors, reconciliation), anchor
     app.cli.add_command(admin_group)
     app.cli.add_command(user_group)
     app.cli.add_command(call_group)
+    from grants.cli_exports import export_command
+
+    app.cli.add_command(export_command)
+    from grants.cli_dossier import dossier_command
+
+    app.cli.add_command(dossier_command)
+    from grants.cli_publication import publish
+
+    app.cli.add_command(publish)
 
 
 def _create_app() -> Flask:

@@ -137,6 +137,21 @@ class Config:
         default_factory=lambda: os.environ.get("CASCADE_SEPA_DEBTOR_BIC", "COBADEFFXXX")
     )
 
+    # `cascade audit anchor`: the chain head is appended, one JSON line per anchor, to this
+    # file outside the database (keep a copy elsewhere: write-once storage, the auditor);
+    # signed with the ed25519 private key in CASCADE_ANCHOR_KEY (a PEM or base64 key file,
+    # made by `cascade audit anchor-key`) when set. The worker anchors every
+    # CASCADE_ANCHOR_EVERY_MINUTES minutes when the chain grew (0: only by the command).
+    anchor_file: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("CASCADE_ANCHOR_FILE", INSTANCE / "audit-anchors.jsonl")
+        )
+    )
+    anchor_key: str | None = field(default_factory=lambda: _env("CASCADE_ANCHOR_KEY"), repr=False)
+    anchor_every_minutes: int = field(
+        default_factory=lambda: int(os.environ.get("CASCADE_ANCHOR_EVERY_MINUTES", "60"))
+    )
+
     def document_location(self) -> str | Path:
         """What `documents.storage.open_storage` opens: DOCUMENT_STORE, else DOCUMENT_ROOT."""
         return self.document_store or self.document_root

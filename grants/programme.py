@@ -5,6 +5,8 @@ import os
 PROGRAMME_NAME = os.environ.get("CASCADE_PROGRAMME", "LEVIATAD Eurocluster")
 
 FUNDING_STATEMENT = "Funded by the European Union"
+# The programme's own clock: the local dates people filter the audit trail by.
+PROGRAMME_TIMEZONE = os.environ.get("CASCADE_TIMEZONE", "Europe/Brussels")
 DISCLAIMER = (
     "Funded by the European Union. Views and opinions expressed are however those of the "
     "author(s) only and do not necessarily reflect those of the European Union or the "

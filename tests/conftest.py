@@ -74,6 +74,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         # Shared by every test: logins must not be throttled. The rate-limit tests build
         # their own app with the limiter on.
         ratelimit_enabled=False,
+        # Never the repository's instance/ file: the run's anchors are its own.
+        anchor_file=tmp_path_factory.mktemp("anchors") / "audit-anchors.jsonl",
     )
     command.upgrade(alembic_config(database_url), "head")
     flask_app = create_app(config)

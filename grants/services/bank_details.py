@@ -58,6 +58,7 @@ from grants.services.attachments import (
 from grants.services.workflow import flush_or_refuse, load_application
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
+from workflows.reconcile import iban_digest
 from workflows.registry import application_states_where
 from workflows.roles import Role
 from workflows.voucher import AppState
@@ -317,6 +318,8 @@ def _facts(account: BankAccount | None) -> dict[str, object]:
         "bank_account_id": account.id,
         "payee": account.payee,
         "iban_masked": mask_iban(account.iban),
+        # What reconciliation compares the stored IBAN with (the trail never keeps it).
+        "iban_sha256": iban_digest(account.iban),
         "bic": account.bic or "",
         "holder": account.holder,
         "bank_status": account.status,

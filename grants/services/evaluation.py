@@ -128,6 +128,7 @@ def _add_evaluator(
         entity_type="evaluation",
         entity_id=evaluation.id,
         after={
+            "status": evaluation.status,
             "evaluator_id": evaluator_id,
             "evaluator": evaluator.full_name,
             "due_at": due.isoformat(),
@@ -352,7 +353,7 @@ def reopen_scores(
         entity_type="evaluation",
         entity_id=evaluation.id,
         before=before,
-        after={"status": evaluation.status, "reason": text},
+        after={"status": evaluation.status, "total": None, "reason": text},
         application_id=application.id,
     )
     expert = evaluation.evaluator

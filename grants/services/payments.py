@@ -43,6 +43,7 @@ from workflows.call_rules import CostBasis
 from workflows.errors import TransitionRefused
 from workflows.i18n import _
 from workflows.payment import PaymentState
+from workflows.reconcile import iban_digest
 from workflows.roles import Role
 from workflows.voucher import AppState
 
@@ -165,7 +166,15 @@ def prepare_prefinancing(session: Session, actor: Actor, application_id: int) ->
         "prepare_prefinancing",
         entity_type="payment",
         entity_id=payment.id,
-        after={"status": payment.status, "amount": amount, "instalment": payment.instalment},
+        after={
+            "status": payment.status,
+            "amount": amount,
+            "instalment": payment.instalment,
+            "payee_name": payment.payee_name,
+            "iban_masked": mask_iban(payment.iban),
+            # What reconciliation compares the order's IBAN with (the trail never keeps it).
+            "iban_sha256": iban_digest(payment.iban),
+        },
         application_id=application.id,
     )
     documents.enqueue(
@@ -350,7 +359,13 @@ def prepare_payment(session: Session, actor: Actor, application_id: int) -> Step
         application,
         "prepare_payment",
         facts=facts,
-        audit_extra={"payment_id": payment.id, "amount": amount},
+        audit_extra={
+            "payment_id": payment.id,
+            "amount": amount,
+            "payee_name": payment.payee_name,
+            "payee_iban_masked": mask_iban(payment.iban),
+            "payee_iban_sha256": iban_digest(payment.iban),
+        },
         details=_order_details(session, payment),
     )
 

@@ -40,13 +40,16 @@ def register_blueprints(app: Flask) -> None:
         call_forms,
         dashboard,
         documents,
+        dossier,
         eligibility_bulk,
         evaluator,
         experts,
+        exports,
         ledger,
         organisation,
         partners,
         public,
+        publication,
         ranking,
         sepa,
     )
@@ -62,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
         assignment.bp,
         documents.bp,
         auditor.bp,
+        dossier.bp,
         organisation.bp,
         partners.bp,
         experts.bp,
@@ -71,7 +75,9 @@ def register_blueprints(app: Flask) -> None:
         eligibility_bulk.bp,
         bank_details.bp,
         ledger.bp,
+        publication.bp,
         sepa.bp,
+        exports.bp,
     ):
         app.register_blueprint(blueprint)
 

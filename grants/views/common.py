@@ -90,6 +90,7 @@ _NAV: dict[Role, list[NavItem]] = {
         NavItem(N_("Partners"), "partners.index"),
         NavItem(N_("Experts"), "experts.index"),
         NavItem(N_("Audit trail"), "auditor.index"),
+        NavItem(N_("FSTP report"), "publication.programme_summary"),
     ],
     Role.EVALUATOR: [
         NavItem(N_("My evaluations"), "dashboard.index"),
@@ -104,6 +105,7 @@ _NAV: dict[Role, list[NavItem]] = {
         NavItem(N_("Applications"), "dashboard.index"),
         NavItem(N_("Audit trail"), "auditor.index"),
         NavItem(N_("SEPA batches"), "sepa.index"),
+        NavItem(N_("FSTP report"), "publication.programme_summary"),
     ],
     Role.ADMIN: [
         NavItem(N_("Users"), "dashboard.index"),

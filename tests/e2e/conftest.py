@@ -48,6 +48,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, 
         Config(
             database_url=url,
             document_root=folder / "documents",
+            anchor_file=folder / "audit-anchors.jsonl",
             secret_key="e2e-secret",
             csrf_enabled=True,  # a real browser gets real CSRF protection
             inprocess_worker=False,

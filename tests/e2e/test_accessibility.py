@@ -312,6 +312,24 @@ PAGES: list[tuple[str, str | None, Callable[[dict[str, object]], str], str]] = [
         "Pay the service provider directly",
     ),
     (
+        "auditor-trail-filtered",
+        "auditor",
+        lambda w: (
+            f"/audit?reference={_scenario(w).application(int(w['submitted'])).reference}"
+            "&date_from=bad"
+        ),
+        "Filter the events",
+    ),
+    ("auditor-event", "auditor", lambda w: "/audit/events/1", "Place in the chain"),
+    (
+        "fstp-summary",
+        "officer",
+        lambda w: f"/calls/{_scenario(w).call_id}/fstp-summary",
+        "Per country of the SME",
+    ),
+    ("fstp-programme", "auditor", lambda w: "/fstp-summary", "Per managing partner"),
+    ("exports", "auditor", lambda w: "/exports", "Audit events"),
+    (
         "builder-published",
         "officer",
         lambda w: f"/calls/{_scenario(w).call_id}/build/basics",

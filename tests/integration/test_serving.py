@@ -77,6 +77,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         **os.environ,
         "DATABASE_URL": database_url,
         "DOCUMENT_ROOT": str(tmp_path / "documents"),
+        "CASCADE_ANCHOR_FILE": str(tmp_path / "audit-anchors.jsonl"),
         "SECRET_KEY": SECRET,
         "CASCADE_WEB_WORKERS": "2",
         "CASCADE_OUTBOX_WORKERS": "1",

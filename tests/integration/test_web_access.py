@@ -44,6 +44,8 @@ PUBLIC = {
     "account.reset_password",
     # A staff member's invitation link: the token is the key, as for a password reset.
     "account.welcome",
+    # The supported third parties with a signed agreement, for publication (360Giving).
+    "publication.public_grants_json",
 }
 # These end the session: each role tries them after every other route.
 ENDS_SESSION = {"auth.logout", "account.logout_everywhere"}
@@ -171,6 +173,22 @@ ALLOWED: dict[str, frozenset[Role]] = {
     # The final report: the SME fills the call's report form; officers edit that form.
     "applications.final_report_form": frozenset({Role.APPLICANT}),
     "call_forms.edit_report": OFFICER_ONLY,
+    # The auditor's trail: one event in full (officers read the trail as well).
+    "auditor.event": frozenset({Role.AUDITOR, Role.OFFICER}),
+    # Exports: the list for auditors, officers and finance; each dataset's own readers are
+    # checked per dataset in tests/integration/test_exports.py (here: the audit events).
+    "exports.index": frozenset({Role.AUDITOR, Role.OFFICER, Role.FINANCE}),
+    "exports.download": frozenset({Role.AUDITOR}),
+    # The grant dossier of a voucher or a call: auditors only (full IBANs, every file).
+    "dossier.voucher": frozenset({Role.AUDITOR}),
+    "dossier.call": frozenset({Role.AUDITOR}),
+    # The FSTP report to the EU and the supported third parties: programme team, auditors.
+    "publication.call_summary": frozenset({Role.OFFICER, Role.AUDITOR}),
+    "publication.call_summary_csv": frozenset({Role.OFFICER, Role.AUDITOR}),
+    "publication.programme_summary": frozenset({Role.OFFICER, Role.AUDITOR}),
+    "publication.programme_summary_csv": frozenset({Role.OFFICER, Role.AUDITOR}),
+    "publication.grants_csv": frozenset({Role.OFFICER, Role.AUDITOR}),
+    "publication.grants_json": frozenset({Role.OFFICER, Role.AUDITOR}),
     # applications.action: the roles of the workflow transition (checked per trigger below).
 }
 # Each role's login in the scenario.
@@ -283,6 +301,9 @@ def _args(rule: Rule, world: World, trigger: str = "submit") -> dict[str, object
         "step": "authorise",
         "batch_id": 1,
         "order_id": 1,
+        "event_id": 1,
+        "dataset": "audit-events",
+        "fmt": "csv",
     }
     return {name: values[name] for name in rule.arguments}
 
